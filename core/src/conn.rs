@@ -1,0 +1,173 @@
+//! One connection's state as its loop keeps it. Kept small on purpose: an idle open
+//! connection is this struct (about 100 bytes), its request info and nothing else; the
+//! read remainder, fragment accumulator, outbound queue and TLS state exist only while
+//! in use (`Option<Box<…>>`).
+
+use std::any::Any;
+use std::io::{self, Read};
+use std::sync::Arc;
+
+use mio::net::TcpStream;
+
+use crate::handler::CloseInfo;
+use crate::outbound::OutQueue;
+use crate::request::Request;
+use crate::utf8::Utf8State;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    /// Reading the request head (and, with TLS, the TLS handshake).
+    Handshake,
+    /// The handler deferred the upgrade decision; reads wait.
+    Deciding,
+    Open,
+    /// We sent a close frame and wait for the peer's.
+    Closing,
+    /// Our last bytes (close frame, HTTP response) are queued; once written, we shut down
+    /// our side and linger.
+    Flushing,
+    /// Write side shut down: read and discard until the peer's EOF (so the kernel never
+    /// answers unread data with a reset that could destroy our last bytes).
+    Lingering,
+}
+
+pub(crate) const F_DIRTY: u8 = 1; // in the loop's flush list
+pub(crate) const F_WANT_DRAIN: u8 = 2; // a send reported backpressure; fire drain when low
+pub(crate) const F_PING_OUT: u8 = 4; // keepalive ping sent, no traffic since
+pub(crate) const F_WAS_OPEN: u8 = 8; // on_open ran: on_close is owed
+pub(crate) const F_TAGGED: u8 = 16; // may have entries in the tag index
+
+/// Bytes of an unfinished frame or request head.
+pub(crate) struct InBuf {
+    pub data: Vec<u8>,
+    /// Payload bytes of the first frame in `data` already unmasked and UTF-8 checked.
+    pub checked: usize,
+    /// Bytes of `data` in use.
+    pub filled: usize,
+    /// For a frame too large for the scratch buffer: its whole length, and reads go
+    /// straight into `data` until it is complete. 0 otherwise.
+    pub want: usize,
+}
+
+/// A fragmented message being joined.
+pub(crate) struct Fragmented {
+    pub text: bool,
+    pub data: Vec<u8>,
+}
+
+/// An upgrade waiting for the application's decision.
+pub(crate) struct PendingUpgrade {
+    pub request: Request,
+    pub accept_key: String,
+}
+
+pub(crate) struct Connection {
+    pub sock: TcpStream,
+    pub tls: Option<Box<rustls::ServerConnection>>,
+    /// The generation of the id this connection was given.
+    pub generation: u32,
+    pub state: State,
+    pub flags: u8,
+    /// Loop clock (ms) of the last byte received.
+    pub last_rx: u32,
+    /// Loop clock (ms) when the current state began (accept, close start).
+    pub since: u32,
+    /// UTF-8 state of the text message being received (across frames and reads).
+    pub utf8: Utf8State,
+    pub inbuf: Option<Box<InBuf>>,
+    pub frag: Option<Box<Fragmented>>,
+    pub out: Option<Box<OutQueue>>,
+    pub request: Option<Arc<Request>>,
+    pub upgrade: Option<Box<PendingUpgrade>>,
+    pub close: Option<Box<CloseInfo>>,
+    pub user_data: Option<Box<dyn Any + Send>>,
+}
+
+impl Connection {
+    pub fn new(sock: TcpStream, tls: Option<Box<rustls::ServerConnection>>, generation: u32, now: u32) -> Connection {
+        Connection {
+            sock,
+            tls,
+            generation,
+            state: State::Handshake,
+            flags: 0,
+            last_rx: now,
+            since: now,
+            utf8: Utf8State::default(),
+            inbuf: None,
+            frag: None,
+            out: None,
+            request: None,
+            upgrade: None,
+            close: None,
+            user_data: None,
+        }
+    }
+
+    pub fn buffered(&self) -> usize {
+        self.out.as_ref().map_or(0, |o| o.len())
+    }
+
+    pub fn out(&mut self) -> &mut OutQueue {
+        self.out.get_or_insert_with(Default::default)
+    }
+
+    /// Reads plaintext. `Ok(0)` is the end of the stream.
+    pub fn read_plain(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(tls) = self.tls.as_mut() else {
+            return loop {
+                match self.sock.read(buf) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    r => break r,
+                }
+            };
+        };
+        loop {
+            match tls.reader().read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            match tls.read_tls(&mut self.sock) {
+                Ok(0) => return Ok(0),
+                Ok(_) => {
+                    if let Err(e) = tls.process_new_packets() {
+                        // Tell the peer why (alert), best effort, then fail the connection.
+                        let _ = tls.write_tls(&mut self.sock);
+                        return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Writes queued bytes. `Ok(true)`: nothing is left to write.
+    pub fn flush(&mut self) -> io::Result<bool> {
+        let Some(tls) = self.tls.as_mut() else {
+            return match self.out.as_mut() {
+                None => Ok(true),
+                Some(q) => q.flush_to(&mut self.sock),
+            };
+        };
+        loop {
+            while tls.wants_write() {
+                match tls.write_tls(&mut self.sock) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            let Some(q) = self.out.as_mut().filter(|q| !q.is_empty()) else { return Ok(true) };
+            if tls.is_handshaking() {
+                return Ok(false);
+            }
+            // Feed the encrypter in slices, so the TLS buffer stays small and the rest
+            // stays in our queue where it is counted.
+            let mut w = tls.writer();
+            q.drain_into(64 << 10, |b| std::io::Write::write(&mut w, b).unwrap_or(0));
+        }
+    }
+}

@@ -1,0 +1,544 @@
+//! The `Server` handle: start a server, and every operation that works from any thread
+//! (send, close, tag, send by tag, broadcast, stats, shutdown). Operations on one
+//! connection go to the loop that owns it through that loop's command queue; a call made
+//! on that loop's own thread (from a handler) skips the queue's lock and wake-up.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::os::fd::{FromRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::error::{Error, Result};
+use crate::frame;
+use crate::handler::{Accept, Handler, HttpResponse, Message};
+use crate::id::ConnId;
+use crate::options::{Backpressure, Bind, KeepHeaders, Keepalive, Limits, Options};
+use crate::slot_table::SlotTable;
+use crate::stats::{self, Stats};
+use crate::tags::{self, TagIndex};
+use crate::tls::TlsConfig;
+
+/// Work for a loop, sent from any thread.
+pub(crate) enum Command {
+    /// A connection accepted by loop 0 for this loop (least-loaded placement).
+    Adopt(mio::net::TcpStream),
+    Send { id: ConnId, frame: Vec<u8> },
+    Close { id: ConnId, code: u16, reason: String },
+    ByTag { tag: String, frame: Bytes },
+    Broadcast { frame: Bytes },
+    CloseByTag { tag: String, code: u16, reason: String },
+    Resolve { id: ConnId, decision: std::result::Result<Accept, HttpResponse> },
+    Shutdown { deadline: Instant },
+}
+
+/// What other threads share with one loop.
+pub(crate) struct LoopShared {
+    commands: Mutex<Vec<Command>>,
+    wake_pending: AtomicBool,
+    pub waker: mio::Waker,
+    /// Connections this loop holds (for least-loaded placement).
+    pub live: AtomicUsize,
+    pub tags: Mutex<TagIndex>,
+    pub slots: SlotTable,
+    pub stats: stats::Published,
+}
+
+impl LoopShared {
+    pub fn take_commands(&self, into: &mut Vec<Command>) {
+        self.wake_pending.store(false, Ordering::SeqCst);
+        let mut q = self.commands.lock().unwrap();
+        std::mem::swap(&mut *q, into);
+    }
+}
+
+pub(crate) struct Shared {
+    uid: usize,
+    pub opts: Options,
+    pub handler: Arc<dyn Handler>,
+    pub loops: Vec<LoopShared>,
+    pub local_addr: SocketAddr,
+    pub closing: AtomicBool,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    running: (Mutex<usize>, Condvar),
+}
+
+impl Shared {
+    /// Called by each loop thread as it ends.
+    pub fn loop_finished(&self) {
+        let mut n = self.running.0.lock().unwrap();
+        *n -= 1;
+        if *n == 0 {
+            let h = self.handler.clone();
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.on_shutdown()));
+        }
+        self.running.1.notify_all();
+    }
+}
+
+thread_local! {
+    /// Commands issued on a loop thread for that same loop: applied by the loop right
+    /// after the current event, without a lock or a wake-up.
+    pub(crate) static LOCAL: RefCell<LocalQueue> = const { RefCell::new(LocalQueue { server: 0, loop_index: usize::MAX, commands: Vec::new() }) };
+}
+
+pub(crate) struct LocalQueue {
+    pub server: usize,
+    pub loop_index: usize,
+    pub commands: Vec<Command>,
+}
+
+static NEXT_UID: AtomicUsize = AtomicUsize::new(1);
+
+/// A running server. Cheap to clone; every method may be called from any thread,
+/// including from inside handlers.
+#[derive(Clone)]
+pub struct Server {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("local_addr", &self.shared.local_addr).finish()
+    }
+}
+
+/// Builds a [`Server`]: `Server::builder().listen("0.0.0.0:8080").start(handler)`.
+#[derive(Debug, Default)]
+pub struct Builder {
+    opts: Options,
+}
+
+macro_rules! setter {
+    ($(#[$m:meta])* $name:ident: $t:ty => |$o:ident, $v:ident| $body:expr) => {
+        $(#[$m])*
+        pub fn $name(mut self, $v: $t) -> Builder {
+            let $o = &mut self.opts;
+            $body;
+            self
+        }
+    };
+}
+
+impl Builder {
+    setter!(/// Listen on this address (`"0.0.0.0:8080"`, `"[::]:8080"`, port 0 for any).
+        listen: impl Into<String> => |o, v| o.bind = Bind::Addr(v.into()));
+    setter!(/// Serve on a listener the application already bound.
+        listener: std::net::TcpListener => |o, v| o.bind = Bind::Listener(v));
+    setter!(/// Serve on a raw listening socket; the server takes ownership of it.
+        fd: RawFd => |o, v| o.bind = Bind::Fd(v));
+    setter!(/// Event loops (threads); 0 = one per available CPU.
+        loops: usize => |o, v| o.loops = v);
+    setter!(backlog: i32 => |o, v| o.backlog = v);
+    setter!(/// `SO_REUSEPORT`: several processes may listen on the same port.
+        reuse_port: bool => |o, v| o.reuse_port = v);
+    setter!(tls: TlsConfig => |o, v| o.tls = Some(v));
+    setter!(origins: Vec<String> => |o, v| o.origins = v);
+    setter!(subprotocols: Vec<String> => |o, v| o.subprotocols = v);
+    setter!(keep_headers: KeepHeaders => |o, v| o.keep_headers = v);
+    setter!(trusted_proxies: Vec<std::net::IpAddr> => |o, v| o.trusted_proxies = v);
+    setter!(limits: Limits => |o, v| o.limits = v);
+    setter!(max_message_size: usize => |o, v| o.limits.max_message_size = v);
+    setter!(max_frame_size: usize => |o, v| o.limits.max_frame_size = v);
+    setter!(handshake_timeout: Duration => |o, v| o.limits.handshake_timeout = v);
+    setter!(keepalive: Keepalive => |o, v| o.keepalive = v);
+    setter!(ping_interval: Option<Duration> => |o, v| o.keepalive.ping_interval = v);
+    setter!(idle_timeout: Option<Duration> => |o, v| o.keepalive.idle_timeout = v);
+    setter!(backpressure: Backpressure => |o, v| o.backpressure = v);
+
+    /// Replaces every option at once.
+    pub fn options(mut self, opts: Options) -> Builder {
+        self.opts = opts;
+        self
+    }
+
+    /// Binds, starts the loops and returns the running server.
+    pub fn start(self, handler: impl Handler) -> Result<Server> {
+        Server::start(self.opts, Arc::new(handler))
+    }
+}
+
+fn listener_from(opts: &mut Options) -> Result<std::net::TcpListener> {
+    let bind = std::mem::replace(&mut opts.bind, Bind::Addr(String::new()));
+    let l = match bind {
+        Bind::Addr(addr) => {
+            let addr = crate::options::resolve(&addr)?;
+            let sock = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
+            sock.set_reuse_address(true)?;
+            if opts.reuse_port {
+                sock.set_reuse_port(true)?;
+            }
+            sock.bind(&addr.into())?;
+            sock.listen(opts.backlog.max(1))?;
+            sock.into()
+        }
+        Bind::Listener(l) => l,
+        Bind::Fd(fd) => {
+            if fd < 0 {
+                return Err(Error::InvalidArgument("listening fd must be >= 0".into()));
+            }
+            // SAFETY: the caller hands us ownership of an open listening socket.
+            let sock = unsafe { socket2::Socket::from_raw_fd(fd) };
+            if !matches!(sock.r#type(), Ok(socket2::Type::STREAM)) {
+                std::mem::forget(sock);
+                return Err(Error::InvalidArgument(format!("fd {fd} is not a stream socket")));
+            }
+            sock.into()
+        }
+    };
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
+impl Server {
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Starts a server with these options and handler.
+    pub fn start(mut opts: Options, handler: Arc<dyn Handler>) -> Result<Server> {
+        opts.validate()?;
+        let listener = listener_from(&mut opts)?;
+        let local_addr = listener.local_addr()?;
+        let n = opts.loop_count();
+        let mut polls = Vec::with_capacity(n);
+        let mut loops = Vec::with_capacity(n);
+        for _ in 0..n {
+            let poll = mio::Poll::new()?;
+            let waker = mio::Waker::new(poll.registry(), crate::event_loop::WAKER)?;
+            polls.push(poll);
+            loops.push(LoopShared {
+                commands: Mutex::new(Vec::new()),
+                wake_pending: AtomicBool::new(false),
+                waker,
+                live: AtomicUsize::new(0),
+                tags: Mutex::new(TagIndex::default()),
+                slots: SlotTable::new(),
+                stats: Default::default(),
+            });
+        }
+        let shared = Arc::new(Shared {
+            uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
+            opts,
+            handler,
+            loops,
+            local_addr,
+            closing: AtomicBool::new(false),
+            threads: Mutex::new(Vec::new()),
+            running: (Mutex::new(n), Condvar::new()),
+        });
+        let mut listener = Some(mio::net::TcpListener::from_std(listener));
+        let mut threads = Vec::with_capacity(n);
+        for (i, poll) in polls.into_iter().enumerate() {
+            let lp = crate::event_loop::Loop::new(i, shared.clone(), poll, listener.take())?;
+            let uid = shared.uid;
+            let t = std::thread::Builder::new().name(format!("websock-loop-{i}")).spawn(move || {
+                LOCAL.with(|l| {
+                    let mut l = l.borrow_mut();
+                    l.server = uid;
+                    l.loop_index = i;
+                });
+                lp.run();
+            })?;
+            threads.push(t);
+        }
+        *shared.threads.lock().unwrap() = threads;
+        Ok(Server { shared })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.shared.closing.load(Ordering::Relaxed) {
+            return Err(Error::ServerClosed);
+        }
+        Ok(())
+    }
+
+    fn loop_of(&self, id: ConnId) -> Result<&LoopShared> {
+        let l = self.shared.loops.get(id.loop_index()).ok_or(Error::UnknownConnection)?;
+        if !l.slots.is_live(id) {
+            return Err(Error::UnknownConnection);
+        }
+        Ok(l)
+    }
+
+    /// The current thread's loop index, when it is one of this server's loop threads.
+    pub(crate) fn current_loop(&self) -> Option<usize> {
+        LOCAL.with(|l| {
+            let l = l.borrow();
+            (l.server == self.shared.uid).then_some(l.loop_index)
+        })
+    }
+
+    pub(crate) fn push(&self, loop_index: usize, cmd: Command) {
+        let cmd = LOCAL.with(|l| {
+            let mut l = l.borrow_mut();
+            if l.server == self.shared.uid && l.loop_index == loop_index {
+                l.commands.push(cmd);
+                None
+            } else {
+                Some(cmd)
+            }
+        });
+        if let Some(cmd) = cmd {
+            let lp = &self.shared.loops[loop_index];
+            lp.commands.lock().unwrap().push(cmd);
+            if !lp.wake_pending.swap(true, Ordering::SeqCst) {
+                let _ = lp.waker.wake();
+            }
+        }
+    }
+
+    /// Is this id a live connection (handshaking or open)?
+    pub fn is_live(&self, id: ConnId) -> bool {
+        self.loop_of(id).is_ok()
+    }
+
+    /// Queues a text message for one connection. Never blocks; messages to one connection
+    /// keep their order.
+    pub fn send_text(&self, id: ConnId, text: &str) -> Result<()> {
+        self.send(id, Message::Text(text))
+    }
+
+    pub fn send_binary(&self, id: ConnId, data: &[u8]) -> Result<()> {
+        self.send(id, Message::Binary(data))
+    }
+
+    pub fn send(&self, id: ConnId, msg: Message<'_>) -> Result<()> {
+        self.loop_of(id)?;
+        let op = if msg.is_text() { frame::OP_TEXT } else { frame::OP_BINARY };
+        self.push(id.loop_index(), Command::Send { id, frame: frame::encode(op, msg.as_bytes()) });
+        Ok(())
+    }
+
+    /// Sends a ping (payload up to 125 bytes).
+    pub fn ping(&self, id: ConnId, payload: &[u8]) -> Result<()> {
+        if payload.len() > 125 {
+            return Err(Error::InvalidArgument("ping payload is at most 125 bytes".into()));
+        }
+        self.loop_of(id)?;
+        self.push(id.loop_index(), Command::Send { id, frame: frame::encode(frame::OP_PING, payload) });
+        Ok(())
+    }
+
+    /// Starts the closing handshake with this code (1000-1003, 1007-1014, 3000-4999) and
+    /// reason (cut to 123 bytes).
+    pub fn close(&self, id: ConnId, code: u16, reason: &str) -> Result<()> {
+        check_close_code(code)?;
+        self.loop_of(id)?;
+        self.push(id.loop_index(), Command::Close { id, code, reason: reason.to_string() });
+        Ok(())
+    }
+
+    /// Adds a tag; `Ok(false)` if the connection already had it.
+    pub fn tag(&self, id: ConnId, tag: &str) -> Result<bool> {
+        tags::validate(tag)?;
+        let l = self.shared.loops.get(id.loop_index()).ok_or(Error::UnknownConnection)?;
+        let mut ix = l.tags.lock().unwrap();
+        // Checked under the lock: a closing loop marks the slot dead before it takes this
+        // lock to drop the slot's tags, so no tag can outlive its connection.
+        if !l.slots.is_live(id) {
+            return Err(Error::UnknownConnection);
+        }
+        Ok(ix.add(id.slot(), tag))
+    }
+
+    /// Removes a tag; `Ok(false)` if the connection did not have it.
+    pub fn untag(&self, id: ConnId, tag: &str) -> Result<bool> {
+        let l = self.shared.loops.get(id.loop_index()).ok_or(Error::UnknownConnection)?;
+        let mut ix = l.tags.lock().unwrap();
+        if !l.slots.is_live(id) {
+            return Err(Error::UnknownConnection);
+        }
+        Ok(ix.remove(id.slot(), tag))
+    }
+
+    /// The connection's tags, in the order they were added.
+    pub fn tags(&self, id: ConnId) -> Result<Vec<String>> {
+        let l = self.shared.loops.get(id.loop_index()).ok_or(Error::UnknownConnection)?;
+        let ix = l.tags.lock().unwrap();
+        if !l.slots.is_live(id) {
+            return Err(Error::UnknownConnection);
+        }
+        Ok(ix.tags_of(id.slot()))
+    }
+
+    /// Bytes queued for the connection and not yet handed to the kernel.
+    pub fn buffered_amount(&self, id: ConnId) -> Result<u64> {
+        let l = self.loop_of(id)?;
+        Ok(l.slots.buffered(id.slot()))
+    }
+
+    /// How many connections carry the tag now.
+    pub fn count_by_tag(&self, tag: &str) -> usize {
+        self.shared.loops.iter().map(|l| l.tags.lock().unwrap().count(tag)).sum()
+    }
+
+    /// Sends one text message to every connection with the tag; the frame is encoded once
+    /// and shared by all receivers on every loop. Returns how many carried the tag.
+    pub fn send_text_by_tag(&self, tag: &str, text: &str) -> Result<usize> {
+        self.send_by_tag(tag, Message::Text(text))
+    }
+
+    pub fn send_binary_by_tag(&self, tag: &str, data: &[u8]) -> Result<usize> {
+        self.send_by_tag(tag, Message::Binary(data))
+    }
+
+    pub fn send_by_tag(&self, tag: &str, msg: Message<'_>) -> Result<usize> {
+        self.check_open()?;
+        tags::validate(tag)?;
+        let mut frame: Option<Bytes> = None;
+        let mut total = 0;
+        for (i, l) in self.shared.loops.iter().enumerate() {
+            let n = l.tags.lock().unwrap().count(tag);
+            if n == 0 {
+                continue;
+            }
+            total += n;
+            let f = frame.get_or_insert_with(|| encode_shared(msg)).clone();
+            self.push(i, Command::ByTag { tag: tag.to_string(), frame: f });
+        }
+        Ok(total)
+    }
+
+    /// Sends to every open connection. Returns the number of connections open at the call.
+    pub fn broadcast(&self, msg: Message<'_>) -> Result<usize> {
+        self.check_open()?;
+        let frame = encode_shared(msg);
+        let mut total = 0;
+        for (i, l) in self.shared.loops.iter().enumerate() {
+            total += l.stats.load().connections as usize;
+            self.push(i, Command::Broadcast { frame: frame.clone() });
+        }
+        Ok(total)
+    }
+
+    pub fn broadcast_text(&self, text: &str) -> Result<usize> {
+        self.broadcast(Message::Text(text))
+    }
+
+    pub fn broadcast_binary(&self, data: &[u8]) -> Result<usize> {
+        self.broadcast(Message::Binary(data))
+    }
+
+    /// Closes every connection that carries the tag. Returns how many did.
+    pub fn close_by_tag(&self, tag: &str, code: u16, reason: &str) -> Result<usize> {
+        check_close_code(code)?;
+        tags::validate(tag)?;
+        let mut total = 0;
+        for (i, l) in self.shared.loops.iter().enumerate() {
+            let n = l.tags.lock().unwrap().count(tag);
+            if n > 0 {
+                total += n;
+                self.push(i, Command::CloseByTag { tag: tag.to_string(), code, reason: reason.to_string() });
+            }
+        }
+        Ok(total)
+    }
+
+    /// Completes an upgrade that the handler deferred ([`crate::Upgrade::Defer`]).
+    pub fn accept_upgrade(&self, id: ConnId, accept: Accept) -> Result<()> {
+        self.loop_of(id)?;
+        self.push(id.loop_index(), Command::Resolve { id, decision: Ok(accept) });
+        Ok(())
+    }
+
+    /// Refuses a deferred upgrade with this HTTP response.
+    pub fn reject_upgrade(&self, id: ConnId, response: HttpResponse) -> Result<()> {
+        self.loop_of(id)?;
+        self.push(id.loop_index(), Command::Resolve { id, decision: Err(response) });
+        Ok(())
+    }
+
+    /// Counters of every loop and their sum (published once per loop turn).
+    pub fn stats(&self) -> Stats {
+        let loops: Vec<_> = self.shared.loops.iter().map(|l| l.stats.load()).collect();
+        let mut total = stats::LoopStats::default();
+        for l in &loops {
+            total.add(l);
+        }
+        Stats { total, loops }
+    }
+
+    /// Starts a graceful shutdown and returns at once: stop accepting, close every
+    /// connection with 1001, let queued writes drain, force-close at `deadline`. Every open
+    /// connection still gets its close event.
+    pub fn begin_shutdown(&self, deadline: Duration) {
+        if self.shared.closing.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let at = Instant::now() + deadline;
+        for i in 0..self.shared.loops.len() {
+            self.push(i, Command::Shutdown { deadline: at });
+        }
+    }
+
+    /// Graceful shutdown that waits until every loop has finished. Called from a handler
+    /// (a loop thread) it only starts the shutdown, as waiting there would deadlock.
+    pub fn shutdown(&self, deadline: Duration) {
+        self.begin_shutdown(deadline);
+        if self.current_loop().is_none() {
+            self.wait();
+        }
+    }
+
+    /// Blocks until the server has shut down.
+    pub fn wait(&self) {
+        {
+            let mut n = self.shared.running.0.lock().unwrap();
+            while *n > 0 {
+                n = self.shared.running.1.wait(n).unwrap();
+            }
+        }
+        let threads = std::mem::take(&mut *self.shared.threads.lock().unwrap());
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+
+    /// Like [`Server::wait`], with a time limit; true if the server has shut down.
+    pub fn wait_timeout(&self, limit: Duration) -> bool {
+        let end = Instant::now() + limit;
+        let mut n = self.shared.running.0.lock().unwrap();
+        while *n > 0 {
+            let now = Instant::now();
+            if now >= end {
+                return false;
+            }
+            n = self.shared.running.1.wait_timeout(n, end - now).unwrap().0;
+        }
+        true
+    }
+
+    /// Has shutdown begun?
+    pub fn is_closing(&self) -> bool {
+        self.shared.closing.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn options(&self) -> &Options {
+        &self.shared.opts
+    }
+}
+
+fn encode_shared(msg: Message<'_>) -> Bytes {
+    let op = if msg.is_text() { frame::OP_TEXT } else { frame::OP_BINARY };
+    Bytes::from(frame::encode(op, msg.as_bytes()))
+}
+
+pub(crate) fn check_close_code(code: u16) -> Result<()> {
+    if frame::is_sendable_close_code(code) {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "close code {code} may not be sent (use 1000-1003, 1007-1014 or 3000-4999)"
+        )))
+    }
+}
