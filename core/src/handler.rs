@@ -177,3 +177,28 @@ pub trait Handler: Send + Sync + 'static {
     /// Called once, on the thread of the last loop to end.
     fn on_shutdown(&self) {}
 }
+
+/// A shared handler is a handler: keep an `Arc` to read its state from other threads.
+impl<H: Handler> Handler for std::sync::Arc<H> {
+    fn on_upgrade(&self, id: ConnId, request: &Request) -> Upgrade {
+        (**self).on_upgrade(id, request)
+    }
+    fn on_http(&self, request: &Request) -> HttpResponse {
+        (**self).on_http(request)
+    }
+    fn on_open(&self, conn: &mut Conn<'_>) {
+        (**self).on_open(conn)
+    }
+    fn on_message(&self, conn: &mut Conn<'_>, message: Message<'_>) {
+        (**self).on_message(conn, message)
+    }
+    fn on_drain(&self, conn: &mut Conn<'_>) {
+        (**self).on_drain(conn)
+    }
+    fn on_close(&self, conn: &mut Conn<'_>, info: &CloseInfo) {
+        (**self).on_close(conn, info)
+    }
+    fn on_shutdown(&self) {
+        (**self).on_shutdown()
+    }
+}
