@@ -1,0 +1,246 @@
+//! The per-loop compressor and decompressor (flate2 on the pure-Rust zlib-rs backend).
+//! Every connection of a loop borrows them for one whole message at a time, so a
+//! connection never owns zlib state; context takeover is replayed from the connection's
+//! `History` as a preset dictionary (`context.rs`). Decompression is bounded: output
+//! never grows past the message size limit, so a bomb costs at most that much memory.
+
+use flate2::{Compress, Decompress, FlushCompress, FlushDecompress, Status};
+
+use super::config::Compression;
+use super::context::ConnDeflate;
+
+/// The empty stored block every sync-flushed message ends with; RFC 7692 §7.2.1 removes
+/// it from the wire and §7.2.2 has the receiver put it back.
+pub(crate) const TAIL: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
+
+/// Why a compressed message could not be inflated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InflateError {
+    /// The output would exceed the message size limit: close with 1009.
+    TooBig,
+    /// Not valid deflate data (or bytes after a final block): close with 1007, as
+    /// Node `ws` does — the payload is inconsistent with the message type.
+    Corrupt,
+}
+
+impl InflateError {
+    pub fn close_code(self) -> u16 {
+        match self {
+            InflateError::TooBig => 1009,
+            InflateError::Corrupt => 1007,
+        }
+    }
+
+    pub fn reason(self) -> &'static str {
+        match self {
+            InflateError::TooBig => "message too large after decompression",
+            InflateError::Corrupt => "invalid compressed data",
+        }
+    }
+}
+
+struct Deflater {
+    c: Compress,
+    /// Whose stream the compressor holds: 0 = nobody's (reset before next use), else a
+    /// `Context::token` that may continue without a reset.
+    owner: u64,
+    used: bool,
+}
+
+/// One loop's (de)compressors and scratch output. Not `Sync`: it lives on its loop.
+pub(crate) struct LoopCodec {
+    level: u32,
+    threshold: usize,
+    /// Indexed by window bits − 9, created on first use.
+    deflaters: [Option<Deflater>; 7],
+    inflater: Option<Decompress>,
+    out: Vec<u8>,
+}
+
+/// Scratch output kept between messages; beyond this it is released after use.
+const KEEP_SCRATCH: usize = 256 << 10;
+
+impl LoopCodec {
+    pub fn new(cfg: &Compression) -> LoopCodec {
+        LoopCodec {
+            level: cfg.level.clamp(1, 9) as u32,
+            threshold: cfg.threshold,
+            deflaters: Default::default(),
+            inflater: None,
+            out: Vec::new(),
+        }
+    }
+
+    pub fn threshold(&self) -> usize {
+        self.threshold
+    }
+
+    /// Compresses `data` with the loop compressor for `window_bits`, continuing `owner`'s
+    /// stream when it holds it, else from `dict`. Result (without the tail) in `self.out`.
+    fn deflate(&mut self, window_bits: u8, owner: u64, dict: &[u8], data: &[u8]) {
+        let level = self.level;
+        let d = self.deflaters[(window_bits - 9) as usize].get_or_insert_with(|| Deflater {
+            c: Compress::new_with_window_bits(flate2::Compression::new(level), false, window_bits),
+            owner: 0,
+            used: false,
+        });
+        if owner == 0 || d.owner != owner {
+            if d.used {
+                d.c.reset();
+            }
+            if !dict.is_empty() {
+                d.c.set_dictionary(dict).expect("a raw deflate stream accepts a dictionary after reset");
+            }
+        }
+        d.used = true;
+        d.owner = owner;
+        self.out.clear();
+        self.out.reserve(data.len() / 2 + 64);
+        let start_in = d.c.total_in();
+        loop {
+            let done = (d.c.total_in() - start_in) as usize;
+            d.c.compress_vec(&data[done..], &mut self.out, FlushCompress::Sync)
+                .expect("deflate on a valid stream does not fail");
+            let done = (d.c.total_in() - start_in) as usize;
+            // Input consumed and room left: the sync flush is complete.
+            if done == data.len() && self.out.len() < self.out.capacity() {
+                break;
+            }
+            self.out.reserve(self.out.capacity().max(64));
+        }
+        debug_assert!(self.out.ends_with(&TAIL));
+        let n = self.out.len().saturating_sub(TAIL.len());
+        self.out.truncate(n);
+    }
+
+    /// Compresses one outgoing message for this connection. `Some(payload)`: send it as
+    /// the payload of a frame with RSV1 set (its first frame, if fragmented). `None`:
+    /// send `data` uncompressed (below the threshold, or compression would not shrink
+    /// it); the connection's context is left as if nothing was sent, which is right since
+    /// uncompressed messages never enter the peer's window.
+    pub fn compress(&mut self, st: &mut ConnDeflate, data: &[u8]) -> Option<&[u8]> {
+        if data.len() < self.threshold {
+            return None;
+        }
+        let wb = st.agreed.server_window_bits;
+        match st.ctx.as_mut().filter(|_| !st.agreed.server_no_context_takeover) {
+            None => self.deflate(wb, 0, &[], data),
+            Some(ctx) => {
+                self.deflate(wb, ctx.token, ctx.tx.as_slice(), data);
+                if self.out.len() >= data.len() {
+                    // Not sent compressed: the compressor's stream now holds bytes the
+                    // client will never see, so it must not be continued.
+                    ctx.token = super::context::new_token();
+                    return None;
+                }
+                ctx.tx.push(data);
+            }
+        }
+        if self.out.len() >= data.len() {
+            return None;
+        }
+        Some(&self.out)
+    }
+
+    /// Compresses without any connection's context (for frames shared by many receivers).
+    /// `None` if it would not shrink.
+    pub fn compress_standalone(&mut self, window_bits: u8, data: &[u8]) -> Option<&[u8]> {
+        self.deflate(window_bits, 0, &[], data);
+        (self.out.len() < data.len()).then_some(&self.out[..])
+    }
+
+    /// Releases a large scratch buffer; call after the compressed bytes were copied out.
+    pub fn trim(&mut self) {
+        if self.out.capacity() > KEEP_SCRATCH {
+            self.out = Vec::new();
+        }
+    }
+
+    /// Inflates one compressed message, given its frames' payloads in order (unmasked,
+    /// without the tail; one piece or many, split anywhere), into `out` (cleared first).
+    /// Output never exceeds `limit` bytes and `out` never grows past `limit + 1` bytes of
+    /// capacity (a larger buffer passed in is dropped first), so a bomb stops at the
+    /// limit. On success the connection's received history is updated.
+    pub fn decompress(&mut self, st: &mut ConnDeflate, pieces: &[&[u8]], limit: usize, out: &mut Vec<u8>) -> Result<(), InflateError> {
+        out.clear();
+        if out.capacity() > limit.saturating_add(1) {
+            *out = Vec::new();
+        }
+        let d = self.inflater.get_or_insert_with(|| Decompress::new_with_window_bits(false, 15));
+        d.reset(false);
+        let ctx = st.ctx.as_mut().filter(|_| !st.agreed.client_no_context_takeover);
+        if let Some(c) = ctx.as_ref() {
+            if !c.rx.as_slice().is_empty() {
+                d.set_dictionary(c.rx.as_slice()).map_err(|_| InflateError::Corrupt)?;
+            }
+        }
+        let input_len: usize = pieces.iter().map(|p| p.len()).sum();
+        let first = limit.saturating_add(1).min(input_len.saturating_mul(4).max(1024));
+        if out.capacity() < first {
+            out.reserve_exact(first);
+        }
+        let mut ended = false;
+        for (i, piece) in pieces.iter().copied().chain(std::iter::once(&TAIL[..])).enumerate() {
+            let is_tail = i == pieces.len();
+            let mut pos = 0;
+            while pos < piece.len() {
+                if ended {
+                    // A final block ended the stream; only our own tail may follow.
+                    if is_tail {
+                        break;
+                    }
+                    return Err(InflateError::Corrupt);
+                }
+                if out.len() == out.capacity() {
+                    let cap = limit.saturating_add(1).min(out.capacity().saturating_mul(2).max(1024));
+                    if cap <= out.len() {
+                        return Err(InflateError::TooBig);
+                    }
+                    out.reserve_exact(cap - out.len());
+                }
+                let (in0, out0) = (d.total_in(), out.len());
+                let status = d.decompress_vec(&piece[pos..], out, FlushDecompress::None).map_err(|_| InflateError::Corrupt)?;
+                pos += (d.total_in() - in0) as usize;
+                if out.len() > limit {
+                    return Err(InflateError::TooBig);
+                }
+                match status {
+                    Status::StreamEnd => ended = true,
+                    Status::Ok | Status::BufError => {
+                        if d.total_in() == in0 && out.len() == out0 && out.len() < out.capacity() {
+                            // No progress with room to spare: the input is exhausted.
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        // The tail flushed every complete block; the output may still be pending only if
+        // the buffer was exactly full.
+        loop {
+            if ended || out.len() < out.capacity() {
+                break;
+            }
+            let cap = limit.saturating_add(1).min(out.capacity().saturating_mul(2).max(1024));
+            if cap <= out.len() {
+                return Err(InflateError::TooBig);
+            }
+            out.reserve_exact(cap - out.len());
+            let out0 = out.len();
+            let status = d.decompress_vec(&[], out, FlushDecompress::Sync).map_err(|_| InflateError::Corrupt)?;
+            if out.len() > limit {
+                return Err(InflateError::TooBig);
+            }
+            if status == Status::StreamEnd {
+                ended = true;
+            }
+            if out.len() == out0 {
+                break;
+            }
+        }
+        if let Some(c) = ctx {
+            c.rx.push(out);
+        }
+        Ok(())
+    }
+}
