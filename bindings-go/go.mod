@@ -1,0 +1,3 @@
+module websock.dev/go/websock
+
+go 1.21

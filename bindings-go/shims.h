@@ -1,0 +1,62 @@
+/* shims.h - the C side of the Go binding: integer-handle wrappers around websock.h.
+ *
+ * Why: a websock_server * is a registry key, not an address, and a cgo.Handle is a small
+ * integer. Neither may ever sit in a Go pointer variable (the garbage collector checks
+ * pointers that fall into its heap range), so Go holds both as uintptr_t and these
+ * wrappers turn them into the header's types on the C side only. Each wrapper also
+ * copies the thread-local error message before returning, because the goroutine may
+ * run on another OS thread by the time Go could ask for it. */
+#ifndef WEBSOCK_GO_SHIMS_H
+#define WEBSOCK_GO_SHIMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "websock.h"
+
+/* A result code plus, on failure, a malloc'd copy of the detailed message (Go frees it). */
+typedef struct {
+	uint32_t code;
+	char *msg;
+} wsgo_rc;
+
+static inline wsgo_rc wsgo_ret(websock_result r) {
+	wsgo_rc o = {(uint32_t)r, NULL};
+	if (r != WEBSOCK_RESULT_OK) {
+		o.msg = strdup(websock_last_error_message());
+	}
+	return o;
+}
+
+#define WSGO_S(h) ((websock_server *)(h))
+
+/* Defined in shims.c (they need the exported Go callbacks). */
+wsgo_rc wsgo_server_new(const websock_options *opts, uintptr_t handle, bool with_upgrade, uintptr_t *out);
+wsgo_rc wsgo_conn_tags(uintptr_t s, uint64_t id, uintptr_t list, size_t *count);
+
+static inline void wsgo_server_free(uintptr_t s) { websock_server_free(WSGO_S(s)); }
+static inline wsgo_rc wsgo_dispatch(uintptr_t s, size_t max, size_t *n) { return wsgo_ret(websock_server_dispatch(WSGO_S(s), max, n)); }
+static inline wsgo_rc wsgo_event_fd(uintptr_t s, int *fd) { return wsgo_ret(websock_server_event_fd(WSGO_S(s), fd)); }
+static inline wsgo_rc wsgo_stop(uintptr_t s, uint32_t ms) { return wsgo_ret(websock_server_stop(WSGO_S(s), ms)); }
+static inline wsgo_rc wsgo_local_addr(uintptr_t s, char *buf, size_t cap, size_t *len) { return wsgo_ret(websock_server_local_addr(WSGO_S(s), buf, cap, len)); }
+static inline wsgo_rc wsgo_stats(uintptr_t s, websock_stats *out) { return wsgo_ret(websock_server_stats(WSGO_S(s), out)); }
+
+static inline wsgo_rc wsgo_send(uintptr_t s, uint64_t id, const void *d, size_t n, bool text) { return wsgo_ret(websock_send(WSGO_S(s), id, (const uint8_t *)d, n, text)); }
+static inline wsgo_rc wsgo_ping(uintptr_t s, uint64_t id, const void *d, size_t n) { return wsgo_ret(websock_ping(WSGO_S(s), id, (const uint8_t *)d, n)); }
+static inline wsgo_rc wsgo_close(uintptr_t s, uint64_t id, uint16_t code, const char *reason) { return wsgo_ret(websock_close(WSGO_S(s), id, code, reason)); }
+static inline wsgo_rc wsgo_is_live(uintptr_t s, uint64_t id, bool *out) { return wsgo_ret(websock_is_live(WSGO_S(s), id, out)); }
+static inline wsgo_rc wsgo_buffered(uintptr_t s, uint64_t id, uint64_t *out) { return wsgo_ret(websock_buffered_amount(WSGO_S(s), id, out)); }
+static inline wsgo_rc wsgo_tag(uintptr_t s, uint64_t id, const void *t, size_t n) { return wsgo_ret(websock_tag_len(WSGO_S(s), id, (const char *)t, n)); }
+static inline wsgo_rc wsgo_untag(uintptr_t s, uint64_t id, const void *t, size_t n) { return wsgo_ret(websock_untag_len(WSGO_S(s), id, (const char *)t, n)); }
+static inline wsgo_rc wsgo_count_by_tag(uintptr_t s, const char *tag, size_t *out) { return wsgo_ret(websock_count_by_tag(WSGO_S(s), tag, out)); }
+static inline wsgo_rc wsgo_send_by_tag(uintptr_t s, const void *t, size_t tn, const void *d, size_t n, bool text, size_t *count) {
+	return wsgo_ret(websock_send_by_tag_len(WSGO_S(s), (const char *)t, tn, (const uint8_t *)d, n, text, count));
+}
+static inline wsgo_rc wsgo_close_by_tag(uintptr_t s, const char *tag, uint16_t code, const char *reason, size_t *count) {
+	return wsgo_ret(websock_close_by_tag(WSGO_S(s), tag, code, reason, count));
+}
+static inline wsgo_rc wsgo_broadcast(uintptr_t s, const void *d, size_t n, bool text, size_t *count) { return wsgo_ret(websock_broadcast(WSGO_S(s), (const uint8_t *)d, n, text, count)); }
+
+#endif
