@@ -6,6 +6,7 @@
  * waits for the signal and calls websock_server_stop(), which is safe from any thread
  * (but not from a signal handler, which is why the signal is taken with sigwait).
  */
+#define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>

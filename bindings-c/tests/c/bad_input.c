@@ -1,0 +1,336 @@
+/* bad_input.c - the C API's contract under bad input and lifecycle edges, each check
+ * asserting the exact websock_result: NULL pointers, bad UTF-8 (tag, text, address),
+ * invalid arguments, unknown connection ids, a closed server, a stale (freed) server
+ * handle, a forged handle, pump re-entry (BUSY), and the upgrade hook's reject path.
+ * Talks to the server over real sockets with rawclient.h. Prints one line per check and
+ * "N passed, M failed"; exits 1 on any failure. */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+#include <websock.h>
+
+#include "rawclient.h"
+
+static int passed, failed;
+
+#define CHECK_RC(expr, want)                                                                  \
+    do {                                                                                      \
+        websock_result rc_ = (expr);                                                          \
+        if (rc_ == (want)) {                                                                  \
+            passed++;                                                                         \
+            printf("ok   %s == %s\n", #expr, #want);                                          \
+        } else {                                                                              \
+            failed++;                                                                         \
+            printf("FAIL %s: got %d (%s: %s), want %s\n", #expr, (int)rc_,                    \
+                   websock_result_str(rc_), websock_last_error_message(), #want);             \
+        }                                                                                     \
+    } while (0)
+
+#define CHECK(cond)                                                                           \
+    do {                                                                                      \
+        if (cond) {                                                                           \
+            passed++;                                                                         \
+            printf("ok   %s\n", #cond);                                                       \
+        } else {                                                                              \
+            failed++;                                                                         \
+            printf("FAIL %s\n", #cond);                                                       \
+        }                                                                                     \
+    } while (0)
+
+#define OK WEBSOCK_RESULT_OK
+
+/* What the callbacks saw. */
+struct state {
+    int frees;
+    int opens, closes, shutdowns, upgrades;
+    websock_conn_id last_id;
+    websock_result reentry_dispatch, reentry_run;
+    char path[64];
+};
+
+static void ud_free(void *p) { ((struct state *)p)->frees++; }
+
+static uint16_t on_upgrade(void *ud, websock_server *srv, websock_conn_id id, const websock_request *req)
+{
+    struct state *st = ud;
+    const char *p;
+    size_t n;
+    (void)srv; (void)id;
+    st->upgrades++;
+    if (websock_request_path(req, &p, &n) == OK && n == 5 && memcmp(p, "/deny", 5) == 0)
+        return 401;
+    return 0;
+}
+
+static void on_open(void *ud, websock_server *srv, websock_conn_id id, const websock_request *req)
+{
+    struct state *st = ud;
+    const char *p;
+    size_t n;
+    st->opens++;
+    st->last_id = id;
+    if (websock_request_path(req, &p, &n) == OK)
+        snprintf(st->path, sizeof st->path, "%.*s", (int)n, p);
+    st->reentry_dispatch = websock_server_dispatch(srv, 0, NULL);
+    st->reentry_run = websock_server_run(srv);
+}
+
+static void on_close(void *ud, websock_server *srv, websock_conn_id id, uint16_t code,
+                     const char *reason, size_t len, websock_close_kind kind)
+{
+    (void)srv; (void)id; (void)code; (void)reason; (void)len; (void)kind;
+    ((struct state *)ud)->closes++;
+}
+
+static void on_shutdown(void *ud, websock_server *srv)
+{
+    (void)srv;
+    ((struct state *)ud)->shutdowns++;
+}
+
+/* Pumps events until *flag becomes non-zero or 5 s pass. */
+static int pump_until(websock_server *srv, int *flag)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (!__atomic_load_n(flag, __ATOMIC_SEQ_CST)) {
+        if (websock_server_wait_events(srv, 50) == OK)
+            websock_server_dispatch(srv, 0, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (t.tv_sec - t0.tv_sec > 5)
+            return -1;
+    }
+    return 0;
+}
+
+struct connect_job {
+    uint16_t port;
+    const char *path;
+    char status[16];
+    int fd;
+    int done;
+};
+
+static void *connect_thread(void *arg)
+{
+    struct connect_job *j = arg;
+    j->fd = raw_connect(j->port, j->path, j->status);
+    __atomic_store_n(&j->done, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+/* Connects from a helper thread while this thread pumps (the upgrade hook needs the pump). */
+static int connect_pumped(websock_server *srv, uint16_t port, const char *path, char status[16])
+{
+    struct connect_job j = {port, path, {0}, -1, 0};
+    pthread_t t;
+    pthread_create(&t, NULL, connect_thread, &j);
+    pump_until(srv, &j.done);
+    pthread_join(t, NULL);
+    memcpy(status, j.status, 16);
+    return j.fd;
+}
+
+static void check_options(void)
+{
+    websock_options *o = websock_options_new();
+    CHECK(o != NULL);
+    CHECK_RC(websock_options_set_address(NULL, "127.0.0.1:0"), WEBSOCK_RESULT_NULL_POINTER);
+    CHECK_RC(websock_options_set_address(o, NULL), WEBSOCK_RESULT_NULL_POINTER);
+    CHECK_RC(websock_options_set_address(o, "127.0.0.1:\xff"), WEBSOCK_RESULT_INVALID_UTF8);
+    CHECK_RC(websock_options_set_address(o, ""), WEBSOCK_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(websock_options_set_fd(o, -1), WEBSOCK_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(websock_options_set_backlog(o, 0), WEBSOCK_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(websock_options_add_trusted_proxy(o, "not-an-ip"), WEBSOCK_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(websock_options_add_trusted_proxy(o, "10.0.0.1"), OK);
+    CHECK_RC(websock_options_set_backpressure(o, 10, 20, WEBSOCK_SLOW_POLICY_CLOSE, 1008), WEBSOCK_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(websock_options_set_backpressure(o, 20, 10, 7, 1008), WEBSOCK_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(websock_options_set_max_message_size(o, 0, 10), WEBSOCK_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(websock_options_set_max_request_head(o, 10), WEBSOCK_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(websock_options_set_timeouts(o, 0, 10), WEBSOCK_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(websock_options_set_tls_files(o, "/nonexistent/cert.pem", "/nonexistent/key.pem"), WEBSOCK_RESULT_TLS);
+    CHECK_RC(websock_options_set_tls_pem(o, (const uint8_t *)"junk", 4, (const uint8_t *)"junk", 4), WEBSOCK_RESULT_TLS);
+    CHECK_RC(websock_options_set_tls_pem(o, NULL, 4, NULL, 0), WEBSOCK_RESULT_NULL_POINTER);
+    CHECK_RC(websock_options_add_origin(o, "https://app.example"), OK);
+    CHECK_RC(websock_options_add_subprotocol(o, "chat.v1"), OK);
+    CHECK_RC(websock_options_keep_header(o, "Cookie"), OK);
+    CHECK_RC(websock_options_set_keepalive(o, 0, 0), OK);
+    websock_options_free(o);
+    websock_options_free(NULL); /* no-op */
+
+    /* A bad address fails at start, and the out-parameter is left alone. */
+    {
+        websock_callbacks cbs;
+        websock_server *srv = (websock_server *)(uintptr_t)0x5555;
+        memset(&cbs, 0, sizeof cbs);
+        o = websock_options_new();
+        websock_options_set_address(o, "not an address");
+        CHECK_RC(websock_server_new(o, &cbs, NULL, NULL, &srv), WEBSOCK_RESULT_IO);
+        CHECK(srv == (websock_server *)(uintptr_t)0x5555);
+        CHECK(strlen(websock_last_error_message()) > 0);
+        CHECK_RC(websock_server_new(NULL, &cbs, NULL, NULL, &srv), WEBSOCK_RESULT_NULL_POINTER);
+        CHECK_RC(websock_server_new(o, NULL, NULL, NULL, &srv), WEBSOCK_RESULT_NULL_POINTER);
+        CHECK_RC(websock_server_new(o, &cbs, NULL, NULL, NULL), WEBSOCK_RESULT_NULL_POINTER);
+        /* An invalid subprotocol name is refused by the core's option validation. */
+        websock_options_set_address(o, "127.0.0.1:0");
+        websock_options_add_subprotocol(o, "bad name");
+        CHECK_RC(websock_server_new(o, &cbs, NULL, NULL, &srv), WEBSOCK_RESULT_INVALID_ARGUMENT);
+        websock_options_free(o);
+    }
+}
+
+static void check_results(void)
+{
+    CHECK(strcmp(websock_result_str(WEBSOCK_RESULT_OK), "ok") == 0);
+    CHECK(strcmp(websock_result_str(WEBSOCK_RESULT_STALE_HANDLE), "the server handle was freed (stale handle)") == 0);
+    CHECK(strcmp(websock_result_str(12345), "unknown websock_result") == 0);
+    CHECK(websock_result_str(WEBSOCK_RESULT_PANIC) != NULL);
+    CHECK(strcmp(websock_version(), "0.1.0") == 0);
+}
+
+int main(void)
+{
+    struct state st;
+    websock_callbacks cbs;
+    websock_options *o = websock_options_new();
+    websock_server *srv = NULL;
+    uint16_t port = 0;
+    char status[16];
+    uint8_t buf[4096];
+    size_t n = 0, count = 99;
+    int fd, fd2, op, evfd = -1;
+    bool live = true, fin = false;
+    char addr[64];
+    char tiny[4];
+    websock_stats stats;
+
+    check_results();
+    check_options();
+
+    memset(&st, 0, sizeof st);
+    memset(&cbs, 0, sizeof cbs);
+    cbs.on_upgrade = on_upgrade;
+    cbs.on_open = on_open;
+    cbs.on_close = on_close;
+    cbs.on_shutdown = on_shutdown;
+    websock_options_set_address(o, "127.0.0.1:0");
+    websock_options_set_loops(o, 2);
+    CHECK_RC(websock_server_new(o, &cbs, &st, ud_free, &srv), OK);
+    websock_options_free(o);
+    CHECK_RC(websock_server_local_port(srv, &port), OK);
+    CHECK(port != 0);
+    CHECK_RC(websock_server_local_port(srv, NULL), WEBSOCK_RESULT_NULL_POINTER);
+    CHECK_RC(websock_server_local_addr(srv, tiny, sizeof tiny, &n), WEBSOCK_RESULT_BUFFER_TOO_SMALL);
+    CHECK(n > sizeof tiny);
+    CHECK_RC(websock_server_local_addr(srv, addr, sizeof addr, &n), OK);
+    CHECK(strncmp(addr, "127.0.0.1:", 10) == 0 && n == strlen(addr));
+    CHECK_RC(websock_server_event_fd(srv, &evfd), OK);
+    CHECK(evfd >= 0);
+    CHECK_RC(websock_server_wait_events(srv, 10), WEBSOCK_RESULT_TIMEOUT);
+
+    /* The upgrade hook refuses /deny with 401 and accepts the rest. */
+    fd2 = connect_pumped(srv, port, "/deny", status);
+    CHECK(strcmp(status, "HTTP/1.1 401") == 0);
+    close(fd2);
+    fd = connect_pumped(srv, port, "/room?x=1", status);
+    CHECK(strcmp(status, "HTTP/1.1 101") == 0);
+    pump_until(srv, &st.opens);
+    CHECK(st.upgrades == 2 && st.opens == 1);
+    CHECK(strcmp(st.path, "/room") == 0);
+    CHECK(st.reentry_dispatch == WEBSOCK_RESULT_BUSY);
+    CHECK(st.reentry_run == WEBSOCK_RESULT_BUSY);
+
+    /* Sends and tags on a live connection, and bad input against it. */
+    CHECK_RC(websock_is_live(srv, st.last_id, &live), OK);
+    CHECK(live);
+    CHECK_RC(websock_tag(srv, st.last_id, "jonnywhatshisface"), OK);
+    CHECK_RC(websock_tag(srv, st.last_id, "\xc3\x28"), WEBSOCK_RESULT_INVALID_UTF8);
+    CHECK_RC(websock_tag(srv, st.last_id, ""), WEBSOCK_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(websock_tag(srv, st.last_id, NULL), WEBSOCK_RESULT_NULL_POINTER);
+    CHECK_RC(websock_count_by_tag(srv, "jonnywhatshisface", &count), OK);
+    CHECK(count == 1);
+    CHECK_RC(websock_send_text_by_tag(srv, "jonnywhatshisface", "Private message\xe2\x80\xa6"), OK);
+    op = raw_recv(fd, buf, sizeof buf, &n);
+    CHECK(op == 1 && n == 18 && memcmp(buf, "Private message\xe2\x80\xa6", 18) == 0);
+    CHECK_RC(websock_send_text_by_tag(srv, "\xff", "x"), WEBSOCK_RESULT_INVALID_UTF8);
+    CHECK_RC(websock_send_text_by_tag(srv, "", "x"), WEBSOCK_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(websock_send_text_by_tag(srv, "t", "\xc0\xaf"), WEBSOCK_RESULT_INVALID_UTF8);
+    CHECK_RC(websock_send_text_by_tag_len(srv, "jonnywhatshisface!", 17, "abc", 2, &count), OK);
+    CHECK(count == 1);
+    op = raw_recv(fd, buf, sizeof buf, &n);
+    CHECK(op == 1 && n == 2 && memcmp(buf, "ab", 2) == 0);
+    CHECK_RC(websock_send_binary(srv, st.last_id, (const uint8_t *)"\0\1\2", 3), OK);
+    op = raw_recv(fd, buf, sizeof buf, &n);
+    CHECK(op == 2 && n == 3 && buf[2] == 2);
+    CHECK_RC(websock_send_text(srv, st.last_id, "\xff\xfe"), WEBSOCK_RESULT_INVALID_UTF8);
+    CHECK_RC(websock_send(srv, st.last_id, (const uint8_t *)"\xff", 1, true), WEBSOCK_RESULT_INVALID_UTF8);
+    CHECK_RC(websock_send_binary(srv, st.last_id, NULL, 5), WEBSOCK_RESULT_NULL_POINTER);
+    CHECK_RC(websock_send_binary(srv, st.last_id, NULL, 0), OK);
+    op = raw_recv(fd, buf, sizeof buf, &n);
+    CHECK(op == 2 && n == 0);
+    CHECK_RC(websock_close(srv, st.last_id, 999, NULL), WEBSOCK_RESULT_INVALID_ARGUMENT);
+    memset(buf, 'p', 126);
+    CHECK_RC(websock_ping(srv, st.last_id, buf, 126), WEBSOCK_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(websock_send_text(srv, 12345, "x"), WEBSOCK_RESULT_UNKNOWN_CONNECTION);
+    CHECK_RC(websock_send_text(srv, st.last_id + 1, "x"), WEBSOCK_RESULT_UNKNOWN_CONNECTION);
+    CHECK_RC(websock_tag(srv, 0xffffffffffffffffull, "t"), WEBSOCK_RESULT_UNKNOWN_CONNECTION);
+    CHECK_RC(websock_close(srv, 77, 1000, "bye"), WEBSOCK_RESULT_UNKNOWN_CONNECTION);
+
+    /* The client leaves: its id is dead from the close event on. */
+    raw_send(fd, 8, "\x03\xe8", 2);
+    op = raw_recv(fd, buf, sizeof buf, &n);
+    CHECK(op == 8 && n >= 2 && buf[0] == 0x03 && buf[1] == 0xe8);
+    close(fd);
+    pump_until(srv, &st.closes);
+    CHECK(st.closes == 1);
+    CHECK_RC(websock_send_text(srv, st.last_id, "late"), WEBSOCK_RESULT_UNKNOWN_CONNECTION);
+    CHECK_RC(websock_is_live(srv, st.last_id, &live), OK);
+    CHECK(!live);
+
+    /* A closed server refuses new work; run() returns after on_shutdown. */
+    CHECK_RC(websock_server_stop(srv, 100), OK);
+    CHECK_RC(websock_server_run(srv), OK);
+    CHECK(st.shutdowns == 1);
+    CHECK_RC(websock_server_is_finished(srv, &fin), OK);
+    CHECK(fin);
+    CHECK_RC(websock_send_text_by_tag(srv, "jonnywhatshisface", "x"), WEBSOCK_RESULT_SERVER_CLOSED);
+    CHECK_RC(websock_broadcast_text(srv, "x"), WEBSOCK_RESULT_SERVER_CLOSED);
+    CHECK_RC(websock_server_stats(srv, &stats), OK);
+    CHECK(stats.opened == 1 && stats.rejected >= 1 && stats.loops == 2);
+    CHECK_RC(websock_server_loop_stats(srv, 2, &stats), WEBSOCK_RESULT_INVALID_ARGUMENT);
+
+    /* Use after free through the stale handle is an error, never a crash. */
+    CHECK(st.frees == 0);
+    websock_server_free(srv);
+    CHECK(st.frees == 1);
+    CHECK_RC(websock_send_text(srv, 1, "x"), WEBSOCK_RESULT_STALE_HANDLE);
+    CHECK_RC(websock_send_text_by_tag(srv, "jonnywhatshisface", "x"), WEBSOCK_RESULT_STALE_HANDLE);
+    CHECK_RC(websock_server_run(srv), WEBSOCK_RESULT_STALE_HANDLE);
+    CHECK_RC(websock_server_dispatch(srv, 0, NULL), WEBSOCK_RESULT_STALE_HANDLE);
+    CHECK_RC(websock_server_stop(srv, 0), WEBSOCK_RESULT_STALE_HANDLE);
+    CHECK_RC(websock_server_event_fd(srv, &evfd), WEBSOCK_RESULT_STALE_HANDLE);
+    websock_server_free(srv); /* a second free is detected and ignored */
+    CHECK(st.frees == 1);
+    CHECK_RC(websock_send_text((websock_server *)(uintptr_t)0xdeadbeef, 1, "x"), WEBSOCK_RESULT_STALE_HANDLE);
+    CHECK_RC(websock_send_text(NULL, 1, "x"), WEBSOCK_RESULT_NULL_POINTER);
+    websock_server_free(NULL);
+
+    /* A new server may reuse the registry slot; the old handle must stay stale. */
+    {
+        websock_server *srv2 = NULL;
+        memset(&cbs, 0, sizeof cbs);
+        o = websock_options_new();
+        websock_options_set_address(o, "127.0.0.1:0");
+        websock_options_set_loops(o, 1);
+        CHECK_RC(websock_server_new(o, &cbs, NULL, NULL, &srv2), OK);
+        websock_options_free(o);
+        CHECK(srv2 != srv);
+        CHECK_RC(websock_server_stop(srv, 0), WEBSOCK_RESULT_STALE_HANDLE);
+        CHECK_RC(websock_server_shutdown(srv2, 0), OK);
+        websock_server_free(srv2);
+    }
+
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}

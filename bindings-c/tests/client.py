@@ -1,0 +1,105 @@
+"""Real WebSocket client (the `websockets` library) that drives the C and Perl example
+servers in the tests: `client.py echo|chat|pubsub PORT`. Exits non-zero on the first
+mismatch (an assertion), printing what differed."""
+import asyncio
+import sys
+
+import websockets
+
+
+async def recv(ws):
+    return await asyncio.wait_for(ws.recv(), timeout=5)
+
+
+async def echo(port, path="/echo"):
+    async with websockets.connect(f"ws://127.0.0.1:{port}{path}", max_size=None) as ws:
+        for msg in ["hello", "", "ünïcödé ✓", "x" * 125, "y" * 126, "z" * 70000]:
+            await ws.send(msg)
+            got = await recv(ws)
+            assert got == msg, f"text echo of {len(msg)} chars: got {got[:40]!r}"
+        for msg in [b"\x00\x01\x02", b"", bytes(range(256)) * 300]:
+            await ws.send(msg)
+            got = await recv(ws)
+            assert got == msg, f"binary echo of {len(msg)} bytes differs"
+        # Order is kept across a burst.
+        for i in range(200):
+            await ws.send(f"m{i}")
+        for i in range(200):
+            got = await recv(ws)
+            assert got == f"m{i}", f"burst: got {got!r} want m{i}"
+    # Several clients at once.
+    async def one(k):
+        async with websockets.connect(f"ws://127.0.0.1:{port}{path}") as ws:
+            for i in range(20):
+                await ws.send(f"{k}-{i}")
+                assert await recv(ws) == f"{k}-{i}"
+    await asyncio.gather(*(one(k) for k in range(10)))
+    print("echo ok")
+
+
+async def chat(port):
+    base = f"ws://127.0.0.1:{port}/chat"
+    async with websockets.connect(f"{base}?name=alice&room=a") as alice, \
+            websockets.connect(f"{base}?name=bob&room=a") as bob, \
+            websockets.connect(f"{base}?name=carol&room=b") as carol:
+        for ws in (alice, bob, carol):
+            assert await recv(ws) == "welcome"
+        await alice.send("hi")
+        assert await recv(alice) == "alice: hi"
+        assert await recv(bob) == "alice: hi"
+        await carol.send("anyone?")
+        assert await recv(carol) == "carol: anyone?"
+        await carol.send("/join a")
+        assert await recv(carol) == "joined a"
+        await bob.send("yo")
+        for ws in (alice, bob, carol):
+            assert await recv(ws) == "bob: yo"
+        await carol.send("/msg alice secret")
+        assert await recv(alice) == "[carol] secret"
+        await carol.send("/msg nobody x")
+        assert await recv(carol) == "no such user"
+        # bob must have received nothing private: his next message is the room's.
+        await alice.send("bye")
+        assert await recv(bob) == "alice: bye"
+    print("chat ok")
+
+
+async def pubsub(port):
+    url = f"ws://127.0.0.1:{port}"
+    subs = [await websockets.connect(f"{url}/sub") for _ in range(5)]
+    # /sub joins on open; make sure the server has processed every open first.
+    await asyncio.sleep(0.3)
+    async with websockets.connect(f"{url}/pub") as pub:
+        for i in range(50):
+            await pub.send(f"p{i}")
+        await pub.send(b"\x01bin")
+        for s in subs:
+            for i in range(50):
+                assert await recv(s) == f"p{i}"
+            assert await recv(s) == b"\x01bin"
+        try:
+            extra = await asyncio.wait_for(pub.recv(), timeout=0.3)
+            raise AssertionError(f"publisher got {extra!r}")
+        except asyncio.TimeoutError:
+            pass
+    for s in subs:
+        await s.close()
+    await echo(port, "/echo")
+    print("pubsub ok")
+
+
+async def perl(port):
+    await echo(port, "/echo")
+    async with websockets.connect(f"ws://127.0.0.1:{port}/shout") as a, \
+            websockets.connect(f"ws://127.0.0.1:{port}/echo") as b:
+        await a.send("quiet")
+        assert await recv(a) == "QUIET"
+        await b.send("/all to everyone")
+        assert await recv(a) == "to everyone"
+        assert await recv(b) == "to everyone"
+    print("perl ok")
+
+
+if __name__ == "__main__":
+    mode, port = sys.argv[1], int(sys.argv[2])
+    asyncio.run({"echo": echo, "chat": chat, "pubsub": pubsub, "perl": perl}[mode](port))
