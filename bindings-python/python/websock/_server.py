@@ -332,12 +332,17 @@ class Server:
             raise WebSocketError("this server is driven by asyncio")
         self._dispatcher = threading.get_ident()
         next_batch = native.next_batch
+        flush = native.flush
         dispatch = self._dispatch
         size = self._batch
         try:
             while True:
                 try:
-                    if dispatch(next_batch(size, None)):
+                    try:
+                        done = dispatch(next_batch(size, None))
+                    finally:
+                        flush()
+                    if done:
                         break
                 except KeyboardInterrupt:
                     # Ctrl-C: shut down gracefully and keep dispatching the close events.
@@ -368,8 +373,13 @@ class Server:
             return
         if self._dispatcher is None and self._loop is None:
             # Nobody dispatches: deliver the remaining events here.
-            while not self._dispatch(native.next_batch(self._batch, None)):
-                pass
+            while True:
+                try:
+                    done = self._dispatch(native.next_batch(self._batch, None))
+                finally:
+                    native.flush()
+                if done:
+                    break
         else:
             self._done.wait(deadline + 10.0)
         native.wait_stopped(deadline + 10.0)
@@ -572,11 +582,15 @@ class Server:
         self._loop_thread = threading.get_ident()
         self._done_fut = loop.create_future()
         drain = native.drain
+        flush = native.flush
         dispatch = self._dispatch
         size = self._batch
 
         def readable() -> None:
-            dispatch(drain(size))
+            try:
+                dispatch(drain(size))
+            finally:
+                flush()
 
         loop.add_reader(native.fd(), readable)
 
