@@ -16,7 +16,7 @@
 
 /* Connects to 127.0.0.1:port and sends an upgrade for `path`; returns the socket, and
  * copies the response status line start ("HTTP/1.1 101") into status (16 bytes). */
-static int raw_connect(uint16_t port, const char *path, char status[16])
+static inline int raw_connect(uint16_t port, const char *path, char status[16])
 {
     struct sockaddr_in a;
     char req[512], resp[2048];
@@ -57,7 +57,7 @@ static int raw_connect(uint16_t port, const char *path, char status[16])
 }
 
 /* Sends one masked frame (opcode 1 text, 2 binary, 8 close). */
-static int raw_send(int fd, int opcode, const void *data, size_t len)
+static inline int raw_send(int fd, int opcode, const void *data, size_t len)
 {
     uint8_t buf[65536 + 14];
     const uint8_t mask[4] = {1, 2, 3, 4};
@@ -79,7 +79,7 @@ static int raw_send(int fd, int opcode, const void *data, size_t len)
     return write(fd, buf, h + len) == (ssize_t)(h + len) ? 0 : -1;
 }
 
-static int read_full(int fd, uint8_t *p, size_t n)
+static inline int read_full(int fd, uint8_t *p, size_t n)
 {
     while (n > 0) {
         ssize_t r = read(fd, p, n);
@@ -92,7 +92,7 @@ static int read_full(int fd, uint8_t *p, size_t n)
 }
 
 /* Reads one server frame; returns its opcode (or -1) and the payload in buf/len. */
-static int raw_recv(int fd, uint8_t *buf, size_t cap, size_t *len)
+static inline int raw_recv(int fd, uint8_t *buf, size_t cap, size_t *len)
 {
     uint8_t h[2], ext[8];
     size_t n;
