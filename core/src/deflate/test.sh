@@ -36,6 +36,13 @@ RS
   (cd "$S" && cargo test --lib)
 fi
 
+# Real clients against the module (interop_server compiles it by path): Node ws with three
+# offers and Python websockets, in shared and dedicated modes, thresholds 0 and 1024.
+(cd "$ROOT" && cargo build --release -q -p deflate-load)
+"$ROOT/bench/peers/node-ws-deflate/run.sh" build
+"$ROOT/bench/peers/python-websockets-deflate/run.sh" build
+"$ROOT/bench/deflate-load/interop/run.sh" "$CARGO_TARGET_DIR/release/interop_server"
+
 # Load client against both peers: every echo is inflated and compared, so a run with
 # failures or zero messages exits non-zero.
 command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/dev/null; }
