@@ -598,6 +598,7 @@ impl Loop {
             let _ = c.sock.shutdown(Shutdown::Write);
             c.state = State::Lingering;
             c.since = self.io.now;
+            self.report_close(slot, c, CloseKind::Abnormal);
         }
         let threshold = self.shared.opts.backpressure.drain_threshold;
         if c.flags & F_WANT_DRAIN != 0 && after <= threshold && c.state == State::Open {
@@ -628,27 +629,39 @@ impl Loop {
         }
     }
 
-    /// Ends a connection: its close event (if it was open), its tags, its slot, its socket.
-    fn teardown(&mut self, slot: u32, mut c: Connection, fallback: CloseKind) {
+    /// Delivers the close event once the connection can no longer carry messages: when
+    /// the closing handshake is done (not when the lingering socket finally goes), or at
+    /// teardown for every other ending. Its tags go with it, so counts are right at once.
+    fn report_close(&mut self, slot: u32, c: &mut Connection, fallback: CloseKind) {
+        if c.flags & F_WAS_OPEN == 0 {
+            return;
+        }
+        c.flags &= !F_WAS_OPEN;
+        let info = c.close.take().map(|b| *b).unwrap_or(CloseInfo {
+            code: 1006,
+            reason: String::new(),
+            kind: fallback,
+        });
+        self.closed += 1;
         let id = ConnId::new(self.io.idx, slot, c.generation);
+        let mut ctx = Conn { id, c, io: &mut self.io };
+        let h = &*self.handler;
+        guard("on_close", || h.on_close(&mut ctx, &info));
+        self.shared.loops[self.io.idx].tags.lock().unwrap().remove_slot(slot);
+    }
+
+    /// Ends a connection: its close event (if not reported yet), its tags, its slot, its
+    /// socket.
+    fn teardown(&mut self, slot: u32, mut c: Connection, fallback: CloseKind) {
         if self.io.corked == Some(slot) {
             self.io.corked = None;
             self.io.cork.clear();
         }
-        if c.flags & F_WAS_OPEN != 0 {
-            let info = c.close.take().map(|b| *b).unwrap_or(CloseInfo {
-                code: 1006,
-                reason: String::new(),
-                kind: fallback,
-            });
-            c.state = State::Lingering; // sends from on_close are dropped
-            self.closed += 1;
-            let mut ctx = Conn { id, c: &mut c, io: &mut self.io };
-            let h = &*self.handler;
-            guard("on_close", || h.on_close(&mut ctx, &info));
-        } else if matches!(c.state, State::Handshake | State::Deciding) && c.flags & F_DIRTY == 0 {
+        if matches!(c.state, State::Handshake | State::Deciding) && c.flags & F_DIRTY == 0 {
             self.io.stats.rejected += 1;
         }
+        c.state = State::Lingering; // sends from on_close are dropped
+        self.report_close(slot, &mut c, fallback);
         let me = &self.shared.loops[self.io.idx];
         me.slots.close(slot); // before the tag lock: see Server::tag
         me.tags.lock().unwrap().remove_slot(slot);

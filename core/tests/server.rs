@@ -322,7 +322,8 @@ fn slow_consumer_dropped_messages_are_counted_and_drain_fires() {
         s.send_binary(id, &chunk).unwrap(); // 25 MiB at a reader that does not read (yet)
     }
     eventually("drops counted", || s.stats().total.dropped > 0);
-    assert!(s.buffered_amount(id).unwrap() > 0);
+    // The queue never holds more than the limit (the kernel's buffers hold the rest).
+    assert!(s.buffered_amount(id).unwrap() <= 1 << 20);
     // Now read everything that was kept: the connection is alive and drains.
     let mut got = 0;
     while got < 400 - s.stats().total.dropped as usize {
