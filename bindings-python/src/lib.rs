@@ -169,7 +169,6 @@ pub struct NativeServer {
     scratch: Mutex<Vec<Event>>,
     /// Sends made by the dispatching thread while it handles a batch (see `CORKED`).
     corked: Mutex<Vec<(u64, Py<PyAny>)>>,
-    settle: bool,
     cork: bool,
 }
 
@@ -334,7 +333,6 @@ impl NativeServer {
             queue,
             scratch: Mutex::new(Vec::new()),
             corked: Mutex::new(Vec::new()),
-            settle: std::env::var_os("WEBSOCK_NO_SETTLE").is_none(),
             cork: std::env::var_os("WEBSOCK_NO_CORK").is_none(),
         })
     }
@@ -355,9 +353,6 @@ impl NativeServer {
     #[pyo3(signature = (max=1024))]
     fn drain<'py>(&self, py: Python<'py>, max: usize) -> PyResult<Bound<'py, PyList>> {
         self.flush(py);
-        if self.settle {
-            self.settle_queue();
-        }
         if self.cork {
             CORKED.with(|c| c.set(self as *const Self as usize));
         }
@@ -574,25 +569,6 @@ impl NativeServer {
     fn flush_pending(&self, py: Python<'_>) {
         if self.is_corking() {
             self.flush(py);
-        }
-    }
-
-    /// When the loop thread wakes us for the first event of its turn it often has more to
-    /// deliver; on a shared CPU, yielding until the queue stops growing lets it finish the
-    /// turn, so one drain takes the whole turn's events (a few yields, each returns at
-    /// once when nobody else is runnable).
-    fn settle_queue(&self) {
-        let mut n = self.queue.len();
-        if n == 0 || n >= 256 {
-            return;
-        }
-        for _ in 0..4 {
-            std::thread::yield_now();
-            let m = self.queue.len();
-            if m == n {
-                break;
-            }
-            n = m;
         }
     }
 }
