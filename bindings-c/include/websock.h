@@ -159,9 +159,11 @@ typedef struct websock_request websock_request;
 typedef struct websock_server websock_server;
 
 /*
- A connection id: names one connection for its whole life, valid in every thread.
- After the connection's close event every call with it returns
- WEBSOCK_RESULT_UNKNOWN_CONNECTION (an id is never reused for another connection).
+ A connection id: names one connection for its whole life, valid in every thread, and
+ never reused for another connection. Once the connection is gone every call with it
+ returns WEBSOCK_RESULT_UNKNOWN_CONNECTION. The close event may come a little earlier
+ (closing handshake done, socket still lingering): sends made then are accepted and
+ dropped.
  */
 typedef uint64_t websock_conn_id;
 

@@ -24,9 +24,11 @@ pub struct websock_server {
     _private: [u8; 0],
 }
 
-/// A connection id: names one connection for its whole life, valid in every thread.
-/// After the connection's close event every call with it returns
-/// WEBSOCK_RESULT_UNKNOWN_CONNECTION (an id is never reused for another connection).
+/// A connection id: names one connection for its whole life, valid in every thread, and
+/// never reused for another connection. Once the connection is gone every call with it
+/// returns WEBSOCK_RESULT_UNKNOWN_CONNECTION. The close event may come a little earlier
+/// (closing handshake done, socket still lingering): sends made then are accepted and
+/// dropped.
 pub type websock_conn_id = u64;
 
 /// Why a connection ended (argument of on_close).

@@ -4,6 +4,7 @@
  * handle, a forged handle, pump re-entry (BUSY), and the upgrade hook's reject path.
  * Talks to the server over real sockets with rawclient.h. Prints one line per check and
  * "N passed, M failed"; exits 1 on any failure. */
+#define _DEFAULT_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdlib.h>
@@ -89,6 +90,21 @@ static void on_shutdown(void *ud, websock_server *srv)
     ((struct state *)ud)->shutdowns++;
 }
 
+/* Pumps events until *counter reaches target or 5 s pass. */
+static int pump_until_count(websock_server *srv, int *counter, int target)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (__atomic_load_n(counter, __ATOMIC_SEQ_CST) < target) {
+        if (websock_server_wait_events(srv, 50) == OK)
+            websock_server_dispatch(srv, 0, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (t.tv_sec - t0.tv_sec > 5)
+            return -1;
+    }
+    return 0;
+}
+
 /* Pumps events until *flag becomes non-zero or 5 s pass. */
 static int pump_until(websock_server *srv, int *flag)
 {
@@ -102,6 +118,16 @@ static int pump_until(websock_server *srv, int *flag)
             return -1;
     }
     return 0;
+}
+
+/* The close event can come while the socket lingers (closing handshake done, TCP not yet
+ * gone); the id stops being live when the socket goes. Waits up to 5 s for that. */
+static void wait_dead(websock_server *srv, websock_conn_id id)
+{
+    bool live = true;
+    int i;
+    for (i = 0; i < 500 && websock_is_live(srv, id, &live) == OK && live; i++)
+        usleep(10000);
 }
 
 struct connect_job {
@@ -130,6 +156,20 @@ static int connect_pumped(websock_server *srv, uint16_t port, const char *path, 
     pthread_join(t, NULL);
     memcpy(status, j.status, 16);
     return j.fd;
+}
+
+/* Sends 1000 numbered messages by tag from a thread that is not the pump's. */
+static void *tag_sender(void *arg)
+{
+    websock_server *srv = arg;
+    char msg[32];
+    int i;
+    for (i = 0; i < 1000; i++) {
+        snprintf(msg, sizeof msg, "n%d", i);
+        if (websock_send_text_by_tag(srv, "jonnywhatshisface", msg) != WEBSOCK_RESULT_OK)
+            break;
+    }
+    return (void *)(intptr_t)i;
 }
 
 static void check_options(void)
@@ -269,6 +309,44 @@ int main(void)
     CHECK_RC(websock_send_binary(srv, st.last_id, NULL, 0), OK);
     op = raw_recv(fd, buf, sizeof buf, &n);
     CHECK(op == 2 && n == 0);
+    /* Ping, broadcast and untag on the live connection. */
+    CHECK_RC(websock_ping(srv, st.last_id, (const uint8_t *)"hb", 2), OK);
+    op = raw_recv(fd, buf, sizeof buf, &n);
+    CHECK(op == 9 && n == 2 && memcmp(buf, "hb", 2) == 0);
+    CHECK_RC(websock_broadcast(srv, (const uint8_t *)"all", 3, true, &count), OK);
+    op = raw_recv(fd, buf, sizeof buf, &n);
+    CHECK(op == 1 && n == 3 && memcmp(buf, "all", 3) == 0);
+    CHECK_RC(websock_tag_len(srv, st.last_id, "room:1xyz", 6), OK);
+    CHECK_RC(websock_count_by_tag(srv, "room:1", &count), OK);
+    CHECK(count == 1);
+    CHECK_RC(websock_untag(srv, st.last_id, "room:1"), OK);
+    CHECK_RC(websock_count_by_tag(srv, "room:1", &count), OK);
+    CHECK(count == 0);
+    CHECK_RC(websock_conn_tags(srv, st.last_id, NULL, NULL, &count), OK);
+    CHECK(count == 1);
+    {
+        uint64_t buffered = 99;
+        CHECK_RC(websock_buffered_amount(srv, st.last_id, &buffered), OK);
+        CHECK(buffered < 99);
+    }
+    /* Sends from another thread while this one could be pumping: all arrive, in order. */
+    {
+        pthread_t t;
+        void *sent;
+        int i, in_order = 1;
+        pthread_create(&t, NULL, tag_sender, srv);
+        for (i = 0; i < 1000; i++) {
+            char want[32];
+            snprintf(want, sizeof want, "n%d", i);
+            op = raw_recv(fd, buf, sizeof buf, &n);
+            if (op != 1 || n != strlen(want) || memcmp(buf, want, n) != 0) {
+                in_order = 0;
+                break;
+            }
+        }
+        pthread_join(t, &sent);
+        CHECK((intptr_t)sent == 1000 && in_order);
+    }
     CHECK_RC(websock_close(srv, st.last_id, 999, NULL), WEBSOCK_RESULT_INVALID_ARGUMENT);
     memset(buf, 'p', 126);
     CHECK_RC(websock_ping(srv, st.last_id, buf, 126), WEBSOCK_RESULT_INVALID_ARGUMENT);
@@ -277,6 +355,28 @@ int main(void)
     CHECK_RC(websock_tag(srv, 0xffffffffffffffffull, "t"), WEBSOCK_RESULT_UNKNOWN_CONNECTION);
     CHECK_RC(websock_close(srv, 77, 1000, "bye"), WEBSOCK_RESULT_UNKNOWN_CONNECTION);
 
+    /* close_by_tag closes a second connection with the code and reason given. */
+    {
+        websock_conn_id first = st.last_id;
+        int fd3 = connect_pumped(srv, port, "/second", status);
+        size_t closed = 0;
+        CHECK(strcmp(status, "HTTP/1.1 101") == 0);
+        pump_until_count(srv, &st.opens, 2);
+        CHECK(st.opens == 2 && st.last_id != first);
+        CHECK_RC(websock_tag(srv, st.last_id, "kick"), OK);
+        CHECK_RC(websock_close_by_tag(srv, "kick", 4001, "bye", &closed), OK);
+        CHECK(closed == 1);
+        op = raw_recv(fd3, buf, sizeof buf, &n);
+        CHECK(op == 8 && n == 5 && buf[0] == 0x0f && buf[1] == 0xa1 && memcmp(buf + 2, "bye", 3) == 0);
+        close(fd3);
+        pump_until(srv, &st.closes);
+        CHECK(st.closes == 1);
+        wait_dead(srv, st.last_id);
+        CHECK_RC(websock_send_text(srv, st.last_id, "gone"), WEBSOCK_RESULT_UNKNOWN_CONNECTION);
+        st.closes = 0;
+        st.last_id = first;
+    }
+
     /* The client leaves: its id is dead from the close event on. */
     raw_send(fd, 8, "\x03\xe8", 2);
     op = raw_recv(fd, buf, sizeof buf, &n);
@@ -284,6 +384,7 @@ int main(void)
     close(fd);
     pump_until(srv, &st.closes);
     CHECK(st.closes == 1);
+    wait_dead(srv, st.last_id);
     CHECK_RC(websock_send_text(srv, st.last_id, "late"), WEBSOCK_RESULT_UNKNOWN_CONNECTION);
     CHECK_RC(websock_is_live(srv, st.last_id, &live), OK);
     CHECK(!live);
@@ -297,7 +398,7 @@ int main(void)
     CHECK_RC(websock_send_text_by_tag(srv, "jonnywhatshisface", "x"), WEBSOCK_RESULT_SERVER_CLOSED);
     CHECK_RC(websock_broadcast_text(srv, "x"), WEBSOCK_RESULT_SERVER_CLOSED);
     CHECK_RC(websock_server_stats(srv, &stats), OK);
-    CHECK(stats.opened == 1 && stats.rejected >= 1 && stats.loops == 2);
+    CHECK(stats.opened == 2 && stats.rejected >= 1 && stats.loops == 2);
     CHECK_RC(websock_server_loop_stats(srv, 2, &stats), WEBSOCK_RESULT_INVALID_ARGUMENT);
 
     /* Use after free through the stale handle is an error, never a crash. */
