@@ -100,7 +100,12 @@ impl Drop for Server {
 }
 
 fn client(mode: &str, port: u16) {
+    client_env(mode, port, &[]);
+}
+
+fn client_env(mode: &str, port: u16, env: &[(&str, &Path)]) {
     let out = Command::new(python())
+        .envs(env.iter().map(|(k, v)| (*k, *v)))
         .arg(root().join("bindings-c/tests/client.py"))
         .args([mode, &port.to_string()])
         .output()
@@ -136,6 +141,31 @@ fn echo_example_with_real_client() {
     let (st, err) = s.stop();
     assert!(st.success(), "echo exited with {st}: {err}");
     assert!(err.contains("echoed "), "{err}");
+}
+
+#[test]
+fn echo_example_over_tls() {
+    let dir = std::env::temp_dir().join(format!("websock-c-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let st = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"])
+        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl runs");
+    assert!(st.success(), "openssl req failed");
+    let exe = compile("echo_tls", &[root().join("examples/c/echo.c")]);
+    let mut cmd = Command::new(exe);
+    cmd.arg("127.0.0.1:0").arg(&cert).arg(&key);
+    let s = Server::start(cmd, None);
+    client_env("tls-echo", s.port, &[("WEBSOCK_TEST_CERT", &cert)]);
+    let (st, err) = s.stop();
+    assert!(st.success(), "TLS echo exited with {st}: {err}");
 }
 
 #[test]

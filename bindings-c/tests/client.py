@@ -11,8 +11,8 @@ async def recv(ws):
     return await asyncio.wait_for(ws.recv(), timeout=5)
 
 
-async def echo(port, path="/echo"):
-    async with websockets.connect(f"ws://127.0.0.1:{port}{path}", max_size=None) as ws:
+async def echo(port, path="/echo", scheme="ws", ssl=None):
+    async with websockets.connect(f"{scheme}://127.0.0.1:{port}{path}", max_size=None, ssl=ssl) as ws:
         for msg in ["hello", "", "ünïcödé ✓", "x" * 125, "y" * 126, "z" * 70000]:
             await ws.send(msg)
             got = await recv(ws)
@@ -29,12 +29,22 @@ async def echo(port, path="/echo"):
             assert got == f"m{i}", f"burst: got {got!r} want m{i}"
     # Several clients at once.
     async def one(k):
-        async with websockets.connect(f"ws://127.0.0.1:{port}{path}") as ws:
+        async with websockets.connect(f"{scheme}://127.0.0.1:{port}{path}", ssl=ssl) as ws:
             for i in range(20):
                 await ws.send(f"{k}-{i}")
                 assert await recv(ws) == f"{k}-{i}"
     await asyncio.gather(*(one(k) for k in range(10)))
     print("echo ok")
+
+
+async def tls_echo(port):
+    """wss:// with the test's self-signed certificate (path in WEBSOCK_TEST_CERT) as the CA."""
+    import os
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=os.environ["WEBSOCK_TEST_CERT"])
+    await echo(port, "/echo", "wss", ctx)
+    print("tls echo ok")
 
 
 async def chat(port):
@@ -102,4 +112,4 @@ async def perl(port):
 
 if __name__ == "__main__":
     mode, port = sys.argv[1], int(sys.argv[2])
-    asyncio.run({"echo": echo, "chat": chat, "pubsub": pubsub, "perl": perl}[mode](port))
+    asyncio.run({"echo": echo, "chat": chat, "pubsub": pubsub, "perl": perl, "tls-echo": tls_echo}[mode](port))

@@ -1,6 +1,7 @@
 /* echo.c - the smallest websock server in C: every message is sent back as it came.
  *
- * Usage: echo [address]     (default 127.0.0.1:9001; port 0 picks a free port)
+ * Usage: echo [address [cert.pem key.pem]]   (default 127.0.0.1:9001; port 0 picks a free
+ *        port; with a PEM certificate and key it serves wss://)
  * Prints "READY <port>" once listening; SIGINT/SIGTERM stop it gracefully.
  * Callbacks run inside websock_server_run() on this (the main) thread; a second thread
  * waits for the signal and calls websock_server_stop(), which is safe from any thread
@@ -68,7 +69,8 @@ int main(int argc, char **argv)
     if (opts == NULL || count == NULL)
         return 1;
     if (websock_options_set_address(opts, addr) != WEBSOCK_RESULT_OK ||
-        websock_options_set_loops(opts, 1) != WEBSOCK_RESULT_OK) {
+        websock_options_set_loops(opts, 1) != WEBSOCK_RESULT_OK ||
+        (argc > 3 && websock_options_set_tls_files(opts, argv[2], argv[3]) != WEBSOCK_RESULT_OK)) {
         fprintf(stderr, "options: %s\n", websock_last_error_message());
         return 1;
     }
