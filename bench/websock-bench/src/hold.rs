@@ -58,8 +58,11 @@ pub fn worker_main(a: &mut Args) -> i32 {
     };
     let stop = Arc::new(AtomicBool::new(false));
     let report = Arc::new(AtomicBool::new(false));
+    // Set by `stop`: ping latency is then measured afresh for the holding phase, apart
+    // from the ramp, when handshakes compete with pings for the CPU.
+    let reset = Arc::new(AtomicBool::new(false));
     {
-        let (stop, report) = (stop.clone(), report.clone());
+        let (stop, report, reset) = (stop.clone(), report.clone(), reset.clone());
         std::thread::spawn(move || {
             let stdin = std::io::stdin();
             let mut line = String::new();
@@ -68,7 +71,10 @@ pub fn worker_main(a: &mut Args) -> i32 {
                 match stdin.lock().read_line(&mut line) {
                     Ok(0) | Err(_) => std::process::exit(0), // parent gone: sockets close with RST
                     Ok(_) => match line.trim() {
-                        "stop" => stop.store(true, Ordering::SeqCst),
+                        "stop" => {
+                            stop.store(true, Ordering::SeqCst);
+                            reset.store(true, Ordering::SeqCst);
+                        }
                         "report" => report.store(true, Ordering::SeqCst),
                         "quit" => std::process::exit(0),
                         _ => {}
@@ -87,8 +93,17 @@ pub fn worker_main(a: &mut Args) -> i32 {
     let out = std::io::stdout();
     loop {
         // Ramp: a token bucket at `rate`, at most 256 handshakes in flight.
+        // Failed handshakes (a starved server cutting one off) are retried, so the worker
+        // aims at `n` open connections; at most n/10 + 100 retries in all.
         let allowed = (t0.elapsed().as_secs_f64() * rate) as usize;
-        while !stop.load(Ordering::Relaxed) && started < n && started < allowed && e.c.connecting < 256 && failures_in_row < 50 {
+        let retries_left = (e.c.failed as usize) < n / 10 + 100;
+        while !stop.load(Ordering::Relaxed)
+            && retries_left
+            && ((e.c.open + e.c.connecting) as usize) < n
+            && started < allowed + e.c.failed as usize
+            && e.c.connecting < 256
+            && failures_in_row < 50
+        {
             match e.open(Role::Idle) {
                 Ok(_) => {
                     started += 1;
@@ -103,6 +118,9 @@ pub fn worker_main(a: &mut Args) -> i32 {
         if failures_in_row >= 50 {
             // The limit was hit (ports, descriptors, memory): stop trying, keep holding.
             stop.store(true, Ordering::SeqCst);
+        }
+        if reset.swap(false, Ordering::SeqCst) {
+            e.ping = Histogram::default();
         }
         e.turn(Duration::from_millis(10));
         let dt = last_tick.elapsed().as_secs_f64();
@@ -123,7 +141,7 @@ pub fn worker_main(a: &mut Args) -> i32 {
             last_status = Instant::now();
             let c = &e.c;
             let mut o = out.lock();
-            let done = started >= n || stop.load(Ordering::Relaxed);
+            let done = (c.open as usize) >= n || !retries_left || stop.load(Ordering::Relaxed);
             let _ = writeln!(o, "S {} {} {} {} {} {} {} {}", c.open, c.connecting, c.opened, c.failed, c.dead, c.pings_sent, c.pongs, done as u8);
             if report.swap(false, Ordering::SeqCst) {
                 let _ = writeln!(o, "H {}", e.ping.encode());
@@ -225,7 +243,7 @@ fn snap(servers: &[ServerProc], workers: &[Worker]) -> Snap {
 
 pub fn hold_main(a: &mut Args) -> Result<Json, String> {
     let n: usize = a.num("connections", 100_000usize).max(1);
-    let rate: f64 = a.num("rate", 20_000.0f64).max(1.0);
+    let rate: f64 = a.num("rate", 10_000.0f64).max(1.0);
     let ping_interval: f64 = a.num("ping-interval", 60.0f64);
     let hold_secs: f64 = a.num("hold", 30.0f64);
     let min_free: f64 = a.num("min-free-gib", 4.0f64);
@@ -365,7 +383,7 @@ pub fn hold_main(a: &mut Args) -> Result<Json, String> {
     // Hold with pings.
     let mut p = Progress::new("holding", (hold_secs * 1000.0) as u64, quiet);
     let h0 = Instant::now();
-    let (pings0, pongs0) = (t_ramp.pings, t_ramp.pongs);
+    let (pings0, pongs0) = (t_ramp.pings, t_ramp.pongs); // the ping histogram was reset at `stop`
     let scpu0: f64 = servers.iter().map(|s| sys::cpu_seconds(s.pid())).sum();
     while h0.elapsed().as_secs_f64() < hold_secs {
         std::thread::sleep(Duration::from_millis(250));

@@ -22,7 +22,7 @@ modes:
   echo       --connections 64 --inflight 1 --size 64 --type text|binary --duration 5
   connect    --concurrency 64 --duration 5                 (handshakes/s; closes with RST)
   fanout     --subscribers 1000 --size 64 --rate 0 --duration 5   (rate 0: closed loop)
-  hold       --connections 100000 --servers auto --clients auto --rate 20000
+  hold       --connections 100000 --servers auto --clients auto --rate 10000
              --ping-interval 60 --hold 30 --min-free-gib 4 --max-seconds 900
              (several server and client processes; each process is held under its
              RLIMIT_NOFILE; stops early when free memory runs low)
