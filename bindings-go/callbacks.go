@@ -1,7 +1,8 @@
-// The Go ends of the C callbacks (reached through the trampolines in shims.c). They run
-// only inside websock_server_dispatch(), called by Server.pump with s.mu held, so the
-// connection map needs no other lock. Handler panics are recovered here: a panic must
-// never unwind through the Rust frames below (they would skip their cleanup).
+// Delivering a batch of events: Server.pump calls wsgo_dispatch (shims.c), which fills
+// the server's C arena with every event of the batch; deliver walks that arena and calls
+// the handler, on the pumping goroutine, with s.mu held (so the connection map needs no
+// other lock). Handler panics are recovered here, logged, and close that connection with
+// 1011. The upgrade hook is the one callback from C into Go (it must answer at once).
 
 package websock
 
@@ -11,34 +12,145 @@ package websock
 import "C"
 
 import (
+	"encoding/binary"
 	"errors"
+	"net/netip"
 	"runtime/cgo"
 	"runtime/debug"
+	"strings"
 	"unsafe"
 )
 
-func serverOf(h C.uintptr_t) *Server {
-	return cgo.Handle(h).Value().(*Server)
+const evHeaderSize = int(unsafe.Sizeof(C.wsgo_ev{}))
+
+// reader walks a serialized arena (native byte order: it never leaves the process).
+type reader struct {
+	b   []byte
+	off int
 }
 
-// guard runs a handler method; a panic is logged and closes the connection with 1011.
-func (s *Server) guard(c *Conn, what string, f func()) {
+func (r *reader) u32() uint32 {
+	v := binary.NativeEndian.Uint32(r.b[r.off:])
+	r.off += 4
+	return v
+}
+
+// str copies one length-prefixed string out of C memory.
+func (r *reader) str() string {
+	n := int(r.u32())
+	s := string(r.b[r.off : r.off+n])
+	r.off += n
+	return s
+}
+
+// decodeRequest rebuilds a Request from its arena form (put_request in shims.c).
+// Path and Query share the target's one allocation.
+func decodeRequest(b []byte) *Request {
+	r := &reader{b: b}
+	target := r.str()
+	req := &Request{Method: "GET"}
+	if m := r.str(); m != "GET" {
+		req.Method = m
+	}
+	if i := strings.IndexByte(target, '?'); i >= 0 {
+		req.Path, req.Query = target[:i], target[i+1:]
+	} else {
+		req.Path = target
+	}
+	req.Subprotocol = r.str()
+	req.RemoteAddr, _ = netip.ParseAddrPort(r.str())
+	req.ClientIP, _ = netip.ParseAddr(r.str())
+	if n := int(r.u32()); n > 0 {
+		req.Headers = make([]Header, n)
+		for i := range req.Headers {
+			req.Headers[i].Name = r.str()
+			req.Headers[i].Value = r.str()
+		}
+	}
+	return req
+}
+
+// deliver hands the events of one dispatch to the handler, in order.
+func (s *Server) deliver() {
+	if s.ctx.len == 0 {
+		return
+	}
+	arena := unsafe.Slice((*byte)(unsafe.Pointer(s.ctx.buf)), int(s.ctx.len))
+	for off := 0; off < len(arena); {
+		ev := (*C.wsgo_ev)(unsafe.Pointer(&arena[off]))
+		start := off + evHeaderSize
+		n := int(ev.len)
+		payload := arena[start : start+n]
+		off = (start + n + 7) &^ 7
+		id := uint64(ev.id)
+		switch ev.kind {
+		case C.WSGO_EV_OPEN:
+			c := &Conn{srv: s, id: id, req: decodeRequest(payload)}
+			s.conns[id] = c
+			s.call(c, evOpen, 0, nil, CloseInfo{})
+		case C.WSGO_EV_MESSAGE:
+			if c := s.conns[id]; c != nil {
+				data := make([]byte, n)
+				copy(data, payload)
+				typ := BinaryMessage
+				if ev.aux != 0 {
+					typ = TextMessage
+				}
+				s.call(c, evMessage, typ, data, CloseInfo{})
+			}
+		case C.WSGO_EV_DRAIN:
+			if c := s.conns[id]; c != nil {
+				s.call(c, evDrain, 0, nil, CloseInfo{})
+			}
+		case C.WSGO_EV_CLOSE:
+			if c := s.conns[id]; c != nil {
+				delete(s.conns, id)
+				info := CloseInfo{Code: int(ev.code), Reason: string(payload), Kind: CloseKind(ev.aux)}
+				s.call(c, evClose, 0, nil, info)
+			}
+		case C.WSGO_EV_SHUTDOWN:
+			s.finished = true
+		}
+	}
+}
+
+const (
+	evOpen = iota
+	evMessage
+	evDrain
+	evClose
+)
+
+var evNames = [...]string{"OnOpen", "OnMessage", "OnDrain", "OnClose"}
+
+// call runs one handler method; a panic is logged and closes the connection with 1011
+// (net/http likewise survives a panicking handler).
+func (s *Server) call(c *Conn, ev int, typ MessageType, data []byte, info CloseInfo) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.logf("websock: panic in %s for connection %d: %v\n%s", what, c.id, p, debug.Stack())
+			s.logf("websock: panic in %s for connection %d: %v\n%s", evNames[ev], c.id, p, debug.Stack())
 			_ = c.Close(CloseInternalError, "internal error")
 		}
 	}()
-	f()
+	switch ev {
+	case evOpen:
+		s.handler.OnOpen(c)
+	case evMessage:
+		s.handler.OnMessage(c, typ, data)
+	case evDrain:
+		s.handler.OnDrain(c)
+	case evClose:
+		s.handler.OnClose(c, info)
+	}
 }
 
 //export wsgoOnUpgrade
-func wsgoOnUpgrade(h C.uintptr_t, id C.uint64_t, req *C.websock_request) (status C.uint16_t) {
-	s := serverOf(h)
+func wsgoOnUpgrade(h C.uintptr_t, id C.uint64_t, req *C.uint8_t, n C.size_t) (status C.uint16_t) {
+	s := cgo.Handle(h).Value().(*Server)
 	if s.check == nil {
 		return 0
 	}
-	r := readRequest(req)
+	r := decodeRequest(unsafe.Slice((*byte)(unsafe.Pointer(req)), int(n)))
 	defer func() {
 		if p := recover(); p != nil {
 			s.logf("websock: panic in CheckUpgrade for %s: %v\n%s", r.Path, p, debug.Stack())
@@ -54,61 +166,4 @@ func wsgoOnUpgrade(h C.uintptr_t, id C.uint64_t, req *C.websock_request) (status
 		return C.uint16_t(rej.Status)
 	}
 	return 403
-}
-
-//export wsgoOnOpen
-func wsgoOnOpen(h C.uintptr_t, id C.uint64_t, req *C.websock_request) {
-	s := serverOf(h)
-	c := &Conn{srv: s, id: uint64(id), req: readRequest(req)}
-	s.conns[c.id] = c
-	s.guard(c, "OnOpen", func() { s.handler.OnOpen(c) })
-}
-
-//export wsgoOnMessage
-func wsgoOnMessage(h C.uintptr_t, id C.uint64_t, data *C.uint8_t, n C.size_t, text C.bool) {
-	s := serverOf(h)
-	c := s.conns[uint64(id)]
-	if c == nil {
-		return
-	}
-	b := make([]byte, int(n))
-	if n > 0 {
-		copy(b, unsafe.Slice((*byte)(unsafe.Pointer(data)), int(n)))
-	}
-	typ := BinaryMessage
-	if text {
-		typ = TextMessage
-	}
-	s.guard(c, "OnMessage", func() { s.handler.OnMessage(c, typ, b) })
-}
-
-//export wsgoOnDrain
-func wsgoOnDrain(h C.uintptr_t, id C.uint64_t) {
-	s := serverOf(h)
-	if c := s.conns[uint64(id)]; c != nil {
-		s.guard(c, "OnDrain", func() { s.handler.OnDrain(c) })
-	}
-}
-
-//export wsgoOnClose
-func wsgoOnClose(h C.uintptr_t, id C.uint64_t, code C.uint16_t, reason *C.char, n C.size_t, kind C.uint32_t) {
-	s := serverOf(h)
-	c := s.conns[uint64(id)]
-	if c == nil {
-		return
-	}
-	delete(s.conns, c.id)
-	info := CloseInfo{Code: int(code), Reason: C.GoStringN(reason, C.int(n)), Kind: CloseKind(kind)}
-	s.guard(c, "OnClose", func() { s.handler.OnClose(c, info) })
-}
-
-//export wsgoOnShutdown
-func wsgoOnShutdown(h C.uintptr_t) {
-	serverOf(h).finished = true
-}
-
-//export wsgoOnTag
-func wsgoOnTag(h C.uintptr_t, tag *C.char, n C.size_t) {
-	list := cgo.Handle(h).Value().(*[]string)
-	*list = append(*list, C.GoStringN(tag, C.int(n)))
 }

@@ -279,13 +279,3 @@ func dupListener(l net.Listener) (int, error) {
 	}
 	return nfd, derr
 }
-
-// dupFD returns a close-on-exec duplicate of fd.
-func dupFD(fd int) (int, error) {
-	nfd, err := syscall.Dup(fd)
-	if err != nil {
-		return -1, err
-	}
-	syscall.CloseOnExec(nfd)
-	return nfd, nil
-}

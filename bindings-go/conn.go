@@ -10,8 +10,8 @@ package websock
 import "C"
 
 import (
-	"runtime/cgo"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Conn is one connection. The same *Conn is passed to every event of the connection,
@@ -89,12 +89,22 @@ func (c *Conn) Untag(tag string) error {
 
 // Tags lists the connection's tags in the order they were added.
 func (c *Conn) Tags() ([]string, error) {
-	var list []string
-	h := cgo.NewHandle(&list)
-	defer h.Delete()
+	// A private arena: Tags may run on any goroutine, next to the pump.
+	tmp := C.wsgo_ctx_new(0)
+	if tmp == nil {
+		return nil, goErr("Tags", ErrInternal, "out of memory")
+	}
+	defer C.wsgo_ctx_free(tmp)
 	var n C.size_t
-	if err := check("Tags", C.wsgo_conn_tags(C.uintptr_t(c.srv.h), C.uint64_t(c.id), C.uintptr_t(h), &n)); err != nil {
+	if err := check("Tags", C.wsgo_conn_tags(C.uintptr_t(c.srv.h), C.uint64_t(c.id), tmp, &n)); err != nil {
 		return nil, err
+	}
+	list := make([]string, 0, int(n))
+	if tmp.len > 0 {
+		r := &reader{b: unsafe.Slice((*byte)(unsafe.Pointer(tmp.buf)), int(tmp.len))}
+		for i := 0; i < int(n) && r.off < len(r.b); i++ {
+			list = append(list, r.str())
+		}
 	}
 	return list, nil
 }

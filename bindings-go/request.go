@@ -4,11 +4,6 @@
 
 package websock
 
-/*
-#include "shims.h"
-*/
-import "C"
-
 import (
 	"net/netip"
 	"strings"
@@ -77,64 +72,4 @@ func (r *Request) OfferedSubprotocols() []string {
 		}
 	}
 	return out
-}
-
-// borrowed reads a (pointer, length) string the library lends for the callback; ok is
-// false when it reports NOT_FOUND (or any error).
-func borrowed(f func(**C.char, *C.size_t) C.websock_result) (string, bool) {
-	var p *C.char
-	var n C.size_t
-	if f(&p, &n) != C.WEBSOCK_RESULT_OK {
-		return "", false
-	}
-	return C.GoStringN(p, C.int(n)), true
-}
-
-// copied reads a string the library copies into a buffer (addresses: short).
-func copied(f func(*C.char, C.size_t, *C.size_t) C.websock_result) string {
-	var buf [80]C.char
-	var n C.size_t
-	if f(&buf[0], C.size_t(len(buf)), &n) != C.WEBSOCK_RESULT_OK {
-		return ""
-	}
-	return C.GoStringN(&buf[0], C.int(n))
-}
-
-// readRequest copies a borrowed websock_request into Go memory. The target is read as
-// one string and Path/Query are slices of it (one allocation instead of two).
-func readRequest(r *C.websock_request) *Request {
-	req := &Request{}
-	target, _ := borrowed(func(p **C.char, n *C.size_t) C.websock_result { return C.websock_request_target(r, p, n) })
-	if i := strings.IndexByte(target, '?'); i >= 0 {
-		req.Path, req.Query = target[:i], target[i+1:]
-	} else {
-		req.Path = target
-	}
-	if m, _ := borrowed(func(p **C.char, n *C.size_t) C.websock_result { return C.websock_request_method(r, p, n) }); m != "GET" {
-		req.Method = m
-	} else {
-		req.Method = "GET" // the constant: no allocation per connection
-	}
-	req.Subprotocol, _ = borrowed(func(p **C.char, n *C.size_t) C.websock_result { return C.websock_request_subprotocol(r, p, n) })
-	remote := copied(func(b *C.char, c C.size_t, n *C.size_t) C.websock_result {
-		return C.websock_request_remote_addr(r, b, c, n)
-	})
-	req.RemoteAddr, _ = netip.ParseAddrPort(remote)
-	client := copied(func(b *C.char, c C.size_t, n *C.size_t) C.websock_result {
-		return C.websock_request_client_ip(r, b, c, n)
-	})
-	req.ClientIP, _ = netip.ParseAddr(client)
-	var count C.size_t
-	if C.websock_request_header_count(r, &count) == C.WEBSOCK_RESULT_OK && count > 0 {
-		req.Headers = make([]Header, 0, int(count))
-		for i := C.size_t(0); i < count; i++ {
-			var np, vp *C.char
-			var nn, vn C.size_t
-			if C.websock_request_header_at(r, i, &np, &nn, &vp, &vn) != C.WEBSOCK_RESULT_OK {
-				break
-			}
-			req.Headers = append(req.Headers, Header{Name: C.GoStringN(np, C.int(nn)), Value: C.GoStringN(vp, C.int(vn))})
-		}
-	}
-	return req
 }

@@ -1,43 +1,170 @@
-/* shims.c - C trampolines from websock.h's callbacks to the exported Go functions
- * (callbacks.go). The server's userdata is the Go server's cgo.Handle, an integer
- * stored in the void * slot: it is turned back into an integer here, so Go never
- * receives a fake pointer. Callbacks run only inside websock_server_dispatch(), on the
- * goroutine's own thread (the thread contract of websock.h). */
+/* shims.c - the C side of the event pump. websock_server_dispatch() calls these
+ * callbacks on the calling goroutine's thread; instead of calling into Go once per event
+ * (a cgo callback each, and the Go scheduler hands the P around while a long cgo call
+ * runs), they append each event to a per-server arena. Go reads the whole batch after
+ * dispatch returns: one cgo crossing per batch. Only the upgrade hook, which must answer
+ * during the callback, calls into Go (wsgoOnUpgrade).
+ *
+ * Arena record: a wsgo_ev header, then `len` payload bytes, padded to 8. Payloads:
+ * message = data; close = reason; open = request (see put_request). */
 #include "shims.h"
 #include "_cgo_export.h"
 
+static void arena_put(wsgo_ctx *c, const void *p, size_t n) {
+	if (c->oom) {
+		return;
+	}
+	if (c->len + n > c->cap) {
+		size_t cap = c->cap ? c->cap : 64 * 1024;
+		while (cap < c->len + n) {
+			cap *= 2;
+		}
+		uint8_t *b = realloc(c->buf, cap);
+		if (b == NULL) {
+			c->oom = 1;
+			return;
+		}
+		c->buf = b;
+		c->cap = cap;
+	}
+	if (n) {
+		memcpy(c->buf + c->len, p, n);
+	}
+	c->len += n;
+}
+
+static void arena_pad(wsgo_ctx *c) {
+	static const uint8_t zero[8];
+	size_t r = c->len % 8;
+	if (r) {
+		arena_put(c, zero, 8 - r);
+	}
+}
+
+/* Starts a record; returns the header's offset so its len can be patched. */
+static size_t ev_begin(wsgo_ctx *c, uint32_t kind, uint32_t aux, uint32_t code, uint64_t id) {
+	wsgo_ev e = {kind, aux, code, 0, id, 0};
+	size_t at = c->len;
+	arena_put(c, &e, sizeof e);
+	return at;
+}
+
+static void ev_end(wsgo_ctx *c, size_t at) {
+	if (c->oom) {
+		return;
+	}
+	((wsgo_ev *)(c->buf + at))->len = c->len - at - sizeof(wsgo_ev);
+	arena_pad(c);
+}
+
+static void put_str(wsgo_ctx *c, const char *p, size_t n) {
+	uint32_t n32 = (uint32_t)n;
+	arena_put(c, &n32, sizeof n32);
+	arena_put(c, p, n);
+}
+
+typedef websock_result (*str_getter)(const websock_request *, const char **, size_t *);
+typedef websock_result (*buf_getter)(const websock_request *, char *, size_t, size_t *);
+
+static void put_borrowed(wsgo_ctx *c, const websock_request *r, str_getter f) {
+	const char *p = NULL;
+	size_t n = 0;
+	if (f(r, &p, &n) != WEBSOCK_RESULT_OK) {
+		p = NULL;
+		n = 0;
+	}
+	put_str(c, p, n);
+}
+
+static void put_copied(wsgo_ctx *c, const websock_request *r, buf_getter f) {
+	char buf[80];
+	size_t n = 0;
+	if (f(r, buf, sizeof buf, &n) != WEBSOCK_RESULT_OK) {
+		n = 0;
+	}
+	put_str(c, buf, n);
+}
+
+/* Request payload: target, method, subprotocol, remote addr, client ip (each u32 length +
+ * bytes), then a u32 header count and that many (name, value) pairs. */
+static void put_request(wsgo_ctx *c, const websock_request *r) {
+	put_borrowed(c, r, websock_request_target);
+	put_borrowed(c, r, websock_request_method);
+	put_borrowed(c, r, websock_request_subprotocol);
+	put_copied(c, r, websock_request_remote_addr);
+	put_copied(c, r, websock_request_client_ip);
+	size_t count = 0;
+	if (websock_request_header_count(r, &count) != WEBSOCK_RESULT_OK) {
+		count = 0;
+	}
+	uint32_t n32 = (uint32_t)count;
+	arena_put(c, &n32, sizeof n32);
+	for (size_t i = 0; i < count; i++) {
+		const char *np = NULL, *vp = NULL;
+		size_t nn = 0, vn = 0;
+		if (websock_request_header_at(r, i, &np, &nn, &vp, &vn) != WEBSOCK_RESULT_OK) {
+			np = vp = NULL;
+			nn = vn = 0;
+		}
+		put_str(c, np, nn);
+		put_str(c, vp, vn);
+	}
+}
+
 static uint16_t tr_upgrade(void *ud, websock_server *s, websock_conn_id id, const websock_request *r) {
 	(void)s;
-	return wsgoOnUpgrade((uintptr_t)ud, id, (websock_request *)r);
+	wsgo_ctx *c = ud;
+	/* The request goes to Go through a scratch arena of its own. */
+	wsgo_ctx tmp = {0};
+	put_request(&tmp, r);
+	uint16_t status = tmp.oom ? 500 : wsgoOnUpgrade(c->handle, id, tmp.buf, tmp.len);
+	free(tmp.buf);
+	return status;
 }
 
 static void tr_open(void *ud, websock_server *s, websock_conn_id id, const websock_request *r) {
 	(void)s;
-	wsgoOnOpen((uintptr_t)ud, id, (websock_request *)r);
+	wsgo_ctx *c = ud;
+	size_t at = ev_begin(c, WSGO_EV_OPEN, 0, 0, id);
+	put_request(c, r);
+	ev_end(c, at);
+	c->count++;
 }
 
 static void tr_message(void *ud, websock_server *s, websock_conn_id id, const uint8_t *data, size_t len, bool text) {
 	(void)s;
-	wsgoOnMessage((uintptr_t)ud, id, (uint8_t *)data, len, text);
+	wsgo_ctx *c = ud;
+	size_t at = ev_begin(c, WSGO_EV_MESSAGE, text ? 1 : 0, 0, id);
+	arena_put(c, data, len);
+	ev_end(c, at);
+	c->count++;
 }
 
 static void tr_drain(void *ud, websock_server *s, websock_conn_id id) {
 	(void)s;
-	wsgoOnDrain((uintptr_t)ud, id);
+	wsgo_ctx *c = ud;
+	ev_end(c, ev_begin(c, WSGO_EV_DRAIN, 0, 0, id));
+	c->count++;
 }
 
 static void tr_close(void *ud, websock_server *s, websock_conn_id id, uint16_t code, const char *reason, size_t len,
                      websock_close_kind kind) {
 	(void)s;
-	wsgoOnClose((uintptr_t)ud, id, code, (char *)reason, len, (uint32_t)kind);
+	wsgo_ctx *c = ud;
+	size_t at = ev_begin(c, WSGO_EV_CLOSE, (uint32_t)kind, code, id);
+	arena_put(c, reason, len);
+	ev_end(c, at);
+	c->count++;
 }
 
 static void tr_shutdown(void *ud, websock_server *s) {
 	(void)s;
-	wsgoOnShutdown((uintptr_t)ud);
+	wsgo_ctx *c = ud;
+	ev_end(c, ev_begin(c, WSGO_EV_SHUTDOWN, 0, 0, 0));
+	c->count++;
 }
 
-wsgo_rc wsgo_server_new(const websock_options *opts, uintptr_t handle, bool with_upgrade, uintptr_t *out) {
+wsgo_rc wsgo_server_new(const websock_options *opts, wsgo_ctx *ctx, bool with_upgrade, uintptr_t *out) {
 	websock_callbacks cbs;
 	memset(&cbs, 0, sizeof cbs);
 	if (with_upgrade) {
@@ -49,17 +176,67 @@ wsgo_rc wsgo_server_new(const websock_options *opts, uintptr_t handle, bool with
 	cbs.on_close = tr_close;
 	cbs.on_shutdown = tr_shutdown;
 	websock_server *s = NULL;
-	websock_result r = websock_server_new(opts, &cbs, (void *)handle, NULL, &s);
+	/* The context is freed by Go (wsgo_ctx_free) after websock_server_free(). */
+	websock_result r = websock_server_new(opts, &cbs, ctx, NULL, &s);
 	if (r == WEBSOCK_RESULT_OK) {
 		*out = (uintptr_t)s;
 	}
 	return wsgo_ret(r);
 }
 
-static void tr_tag(void *ud, const char *tag, size_t len) {
-	wsgoOnTag((uintptr_t)ud, (char *)tag, len);
+wsgo_rc wsgo_dispatch(uintptr_t s, wsgo_ctx *c, size_t max, size_t *n) {
+	c->len = 0;
+	c->count = 0;
+	c->oom = 0;
+	wsgo_rc r = wsgo_ret(websock_server_dispatch(WSGO_S(s), max, n));
+	if (r.code == WEBSOCK_RESULT_OK && c->oom) {
+		r.code = WEBSOCK_RESULT_PANIC;
+		r.msg = strdup("out of memory while collecting events");
+	}
+	return r;
 }
 
-wsgo_rc wsgo_conn_tags(uintptr_t s, uint64_t id, uintptr_t list, size_t *count) {
-	return wsgo_ret(websock_conn_tags(WSGO_S(s), id, tr_tag, (void *)list, count));
+wsgo_rc wsgo_wait_dispatch(uintptr_t s, wsgo_ctx *c, size_t max, int64_t timeout_ms, size_t *n) {
+	*n = 0;
+	websock_result w = websock_server_wait_events(WSGO_S(s), timeout_ms);
+	if (w == WEBSOCK_RESULT_TIMEOUT) {
+		c->len = 0;
+		c->count = 0;
+		return wsgo_ret(WEBSOCK_RESULT_OK);
+	}
+	if (w != WEBSOCK_RESULT_OK) {
+		return wsgo_ret(w);
+	}
+	return wsgo_dispatch(s, c, max, n);
+}
+
+wsgo_ctx *wsgo_ctx_new(uintptr_t handle) {
+	wsgo_ctx *c = calloc(1, sizeof *c);
+	if (c) {
+		c->handle = handle;
+	}
+	return c;
+}
+
+void wsgo_ctx_free(wsgo_ctx *c) {
+	if (c) {
+		free(c->buf);
+		free(c);
+	}
+}
+
+static void tr_tag(void *ud, const char *tag, size_t len) {
+	wsgo_ctx *c = ud;
+	put_str(c, tag, len);
+}
+
+wsgo_rc wsgo_conn_tags(uintptr_t s, uint64_t id, wsgo_ctx *c, size_t *count) {
+	c->len = 0;
+	c->oom = 0;
+	wsgo_rc r = wsgo_ret(websock_conn_tags(WSGO_S(s), id, tr_tag, c, count));
+	if (r.code == WEBSOCK_RESULT_OK && c->oom) {
+		r.code = WEBSOCK_RESULT_PANIC;
+		r.msg = strdup("out of memory while listing tags");
+	}
+	return r;
 }

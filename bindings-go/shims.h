@@ -32,13 +32,38 @@ static inline wsgo_rc wsgo_ret(websock_result r) {
 
 #define WSGO_S(h) ((websock_server *)(h))
 
-/* Defined in shims.c (they need the exported Go callbacks). */
-wsgo_rc wsgo_server_new(const websock_options *opts, uintptr_t handle, bool with_upgrade, uintptr_t *out);
-wsgo_rc wsgo_conn_tags(uintptr_t s, uint64_t id, uintptr_t list, size_t *count);
+/* Event kinds in the arena (see shims.c). */
+enum { WSGO_EV_OPEN = 1, WSGO_EV_MESSAGE = 2, WSGO_EV_DRAIN = 3, WSGO_EV_CLOSE = 4, WSGO_EV_SHUTDOWN = 5 };
+
+/* One event record's header; `len` payload bytes follow, then padding to 8. */
+typedef struct {
+	uint32_t kind;
+	uint32_t aux; /* message: 1 = text; close: websock_close_kind */
+	uint32_t code; /* close code */
+	uint32_t pad;
+	uint64_t id;
+	uint64_t len;
+} wsgo_ev;
+
+/* Per-server userdata: the batch arena filled during one dispatch, and the Go
+ * server's cgo.Handle (for the upgrade hook). C memory, owned by the Go Server. */
+typedef struct {
+	uint8_t *buf;
+	size_t len, cap;
+	size_t count;
+	int oom;
+	uintptr_t handle;
+} wsgo_ctx;
+
+/* Defined in shims.c. */
+wsgo_ctx *wsgo_ctx_new(uintptr_t handle);
+void wsgo_ctx_free(wsgo_ctx *c);
+wsgo_rc wsgo_server_new(const websock_options *opts, wsgo_ctx *ctx, bool with_upgrade, uintptr_t *out);
+wsgo_rc wsgo_dispatch(uintptr_t s, wsgo_ctx *c, size_t max, size_t *n);
+wsgo_rc wsgo_wait_dispatch(uintptr_t s, wsgo_ctx *c, size_t max, int64_t timeout_ms, size_t *n);
+wsgo_rc wsgo_conn_tags(uintptr_t s, uint64_t id, wsgo_ctx *c, size_t *count);
 
 static inline void wsgo_server_free(uintptr_t s) { websock_server_free(WSGO_S(s)); }
-static inline wsgo_rc wsgo_dispatch(uintptr_t s, size_t max, size_t *n) { return wsgo_ret(websock_server_dispatch(WSGO_S(s), max, n)); }
-static inline wsgo_rc wsgo_event_fd(uintptr_t s, int *fd) { return wsgo_ret(websock_server_event_fd(WSGO_S(s), fd)); }
 static inline wsgo_rc wsgo_stop(uintptr_t s, uint32_t ms) { return wsgo_ret(websock_server_stop(WSGO_S(s), ms)); }
 static inline wsgo_rc wsgo_local_addr(uintptr_t s, char *buf, size_t cap, size_t *len) { return wsgo_ret(websock_server_local_addr(WSGO_S(s), buf, cap, len)); }
 static inline wsgo_rc wsgo_stats(uintptr_t s, websock_stats *out) { return wsgo_ret(websock_server_stats(WSGO_S(s), out)); }
