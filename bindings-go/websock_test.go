@@ -203,7 +203,9 @@ func TestEchoTextBinaryAndSizes(t *testing.T) {
 
 func TestBadInput(t *testing.T) {
 	rec := newRecorder(true)
-	srv, url := serve(t, websock.Options{MaxMessageSize: 1000}, rec)
+	// CloseTimeout: after a 1009 the core sometimes notices the client's close reply only
+	// at the close timeout (seen about 1 run in 4; reported to core), so keep it short.
+	srv, url := serve(t, websock.Options{MaxMessageSize: 1000, CloseTimeout: time.Second}, rec)
 
 	// A plain HTTP request is answered 426 Upgrade Required.
 	resp, err := http.Get(strings.Replace(url, "ws://", "http://", 1) + "/")
