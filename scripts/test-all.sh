@@ -15,6 +15,7 @@ SUITES=(
   "Go binding|bash bindings-go/test.sh"
   "Python binding|bash bindings-python/test.sh"
   "Node binding|bash bindings-node/test.sh"
+  "permessage-deflate with real clients (ws, websockets)|bash bench/deflate-load/test.sh"
   "websock-bench|bash bench/websock-bench/test.sh"
 )
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use mio::net::TcpStream;
 
+use crate::deflate::ConnDeflate;
 use crate::handler::CloseInfo;
 use crate::outbound::OutQueue;
 use crate::request::Request;
@@ -52,6 +53,8 @@ pub(crate) struct InBuf {
 /// A fragmented message being joined.
 pub(crate) struct Fragmented {
     pub text: bool,
+    /// permessage-deflate: `data` holds compressed bytes, inflated when the message ends.
+    pub compressed: bool,
     pub data: Vec<u8>,
 }
 
@@ -81,6 +84,8 @@ pub(crate) struct Connection {
     pub upgrade: Option<Box<PendingUpgrade>>,
     pub close: Option<Box<CloseInfo>>,
     pub user_data: Option<Box<dyn Any + Send>>,
+    /// permessage-deflate state, when negotiated.
+    pub deflate: Option<Box<ConnDeflate>>,
 }
 
 impl Connection {
@@ -101,6 +106,7 @@ impl Connection {
             upgrade: None,
             close: None,
             user_data: None,
+            deflate: None,
         }
     }
 

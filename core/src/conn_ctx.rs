@@ -96,6 +96,11 @@ impl Conn<'_> {
         self.c.request.clone()
     }
 
+    /// Was permessage-deflate negotiated for this connection?
+    pub fn permessage_deflate(&self) -> bool {
+        self.c.deflate.is_some()
+    }
+
     pub fn subprotocol(&self) -> Option<&str> {
         self.c.request.as_deref().and_then(Request::subprotocol)
     }

@@ -21,6 +21,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use crate::conn::*;
 use crate::conn_ctx::Conn;
+use crate::deflate::{self, LoopCodec, SharedMessage};
 use crate::frame;
 use crate::handler::{Accept, CloseInfo, CloseKind, Handler, HttpResponse, Message, SendStatus, Upgrade};
 use crate::handshake::{self, Parsed};
@@ -53,6 +54,10 @@ pub(crate) struct LoopIo {
     pub stats: LoopStats,
     /// Milliseconds since the loop started (wraps after 49 days; compared with wrapping_sub).
     pub now: u32,
+    /// permessage-deflate (de)compressors shared by this loop's connections, when enabled.
+    pub codec: Option<LoopCodec>,
+    /// Where compressed messages are inflated (kept between messages unless it grew large).
+    pub inflated: Vec<u8>,
 }
 
 /// Bytes to queue for a connection.
@@ -60,14 +65,19 @@ enum Out<'a> {
     Frame(u8, &'a [u8]),
     Owned(Vec<u8>),
     Shared(Bytes),
+    /// A tag send or broadcast: resolved per receiver into a shared frame (compressed or
+    /// not, as the receiver negotiated).
+    Message(&'a SharedMessage),
 }
 
 impl Out<'_> {
+    /// Bytes it adds to a queue at most (before compression).
     fn len(&self) -> usize {
         match self {
             Out::Frame(_, p) => header_len(p.len()) + p.len(),
             Out::Owned(v) => v.len(),
             Out::Shared(b) => b.len(),
+            Out::Message(m) => m.plain_len(),
         }
     }
 }
@@ -91,6 +101,7 @@ impl LoopIo {
                 Out::Frame(op, p) => frame::encode_into(&mut self.cork, op, p),
                 Out::Owned(v) => self.cork.extend_from_slice(&v),
                 Out::Shared(b) => self.cork.extend_from_slice(&b),
+                Out::Message(m) => self.cork.extend_from_slice(&m.plain_frame()),
             }
             return;
         }
@@ -102,6 +113,7 @@ impl LoopIo {
             }
             Out::Owned(v) => c.out().push_owned(v),
             Out::Shared(b) => c.out().push_shared(b),
+            Out::Message(m) => c.out().push_shared(m.plain_frame()),
         }
         self.mark_dirty(slot, c);
     }
@@ -139,6 +151,23 @@ impl LoopIo {
             return SendStatus::Dropped;
         }
         let is_data = !matches!(out, Out::Frame(frame::OP_PING, _));
+        // Compress only what will be sent: a dropped message must not advance a context.
+        let compressed;
+        let out = match (out, self.codec.as_mut(), c.deflate.as_deref_mut()) {
+            (Out::Frame(op, p), Some(codec), Some(st)) if is_data => match codec.compress(st, p) {
+                Some(z) => {
+                    compressed = deflate::encode_compressed(op, z);
+                    codec.trim();
+                    Out::Owned(compressed)
+                }
+                None => Out::Frame(op, p),
+            },
+            (Out::Message(m), codec, st) => match codec {
+                Some(codec) => Out::Shared(m.frame_for(st, codec)),
+                None => Out::Shared(m.plain_frame()),
+            },
+            (out, _, _) => out,
+        };
         self.queue_raw(slot, c, out);
         if is_data {
             self.stats.messages_out += 1;
@@ -257,6 +286,8 @@ impl Loop {
                 dirty: Vec::new(),
                 stats: LoopStats::default(),
                 now: 0,
+                codec: shared.opts.compression.enabled().then(|| LoopCodec::new(&shared.opts.compression)),
+                inflated: Vec::new(),
             },
             handler: shared.handler.clone(),
             shared,
@@ -698,9 +729,9 @@ impl Loop {
         let idx = self.io.idx;
         match cmd {
             Command::Adopt(s) => self.adopt(s),
-            Command::Send { id, frame } => {
+            Command::Send { id, opcode, payload } => {
                 if let Some(c) = conn_mut(&mut self.pages, id) {
-                    self.io.enqueue(id, c, Out::Owned(frame));
+                    self.io.enqueue(id, c, Out::Frame(opcode, &payload));
                 }
             }
             Command::Close { id, code, reason } => {
@@ -708,18 +739,18 @@ impl Loop {
                     self.io.start_close(id, c, code, &reason, CloseKind::Local);
                 }
             }
-            Command::ByTag { tag, frame } => {
+            Command::ByTag { tag, msg } => {
                 let ix = self.shared.loops[idx].tags.lock().unwrap();
                 if let Some(members) = ix.members(&tag) {
                     for &slot in members {
                         if let Some(c) = self.pages[slot as usize / PAGE][slot as usize % PAGE].as_mut() {
                             let id = ConnId::new(idx, slot, c.generation);
-                            self.io.enqueue(id, c, Out::Shared(frame.clone()));
+                            self.io.enqueue(id, c, Out::Message(&msg));
                         }
                     }
                 }
             }
-            Command::Broadcast { frame } => self.broadcast(frame),
+            Command::Broadcast { msg } => self.broadcast(&msg),
             Command::CloseByTag { tag, code, reason } => {
                 let slots: Vec<u32> = {
                     let ix = self.shared.loops[idx].tags.lock().unwrap();
@@ -737,13 +768,13 @@ impl Loop {
         }
     }
 
-    fn broadcast(&mut self, frame: Bytes) {
+    fn broadcast(&mut self, msg: &SharedMessage) {
         let idx = self.io.idx;
         for (pi, page) in self.pages.iter_mut().enumerate() {
             for (i, c) in page.iter_mut().enumerate() {
                 if let Some(c) = c.as_mut().filter(|c| c.state == State::Open) {
                     let id = ConnId::new(idx, (pi * PAGE + i) as u32, c.generation);
-                    self.io.enqueue(id, c, Out::Shared(frame.clone()));
+                    self.io.enqueue(id, c, Out::Message(msg));
                 }
             }
         }
@@ -812,10 +843,14 @@ impl Loop {
         let ping_t = o.keepalive.ping_interval.map(ms);
         let past_deadline = self.shutdown_at.is_some_and(|at| now.wrapping_sub(at) < u32::MAX / 2);
         let mut ends: Vec<(u32, CloseKind)> = Vec::new();
+        let mut compression_bytes = 0;
         for (pi, page) in self.pages.iter_mut().enumerate() {
             for (i, c) in page.iter_mut().enumerate() {
                 let Some(c) = c.as_mut() else { continue };
                 let slot = (pi * PAGE + i) as u32;
+                if let Some(d) = c.deflate.as_deref() {
+                    compression_bytes += d.held_bytes() as u64;
+                }
                 if past_deadline {
                     ends.push((slot, CloseKind::Shutdown));
                     continue;
@@ -844,6 +879,7 @@ impl Loop {
                 }
             }
         }
+        self.io.stats.compression_bytes = compression_bytes;
         for (slot, kind) in ends {
             if let Some(c) = self.take(slot) {
                 self.teardown(slot, c, kind);
@@ -886,6 +922,9 @@ fn process(io: &mut LoopIo, h: &dyn Handler, id: ConnId, c: &mut Connection, buf
             Ok(None) => return save_partial(c, rest, 0, 0),
             Ok(Some(hdr)) => hdr,
         };
+        if let Err(why) = deflate::check_rsv(hdr.rsv, hdr.opcode, c.deflate.is_some()) {
+            return io.fail(id, c, 1002, why, CloseKind::ProtocolError);
+        }
         if let Err((code, why)) = check_frame(io, c, &hdr) {
             return io.fail(id, c, code, why, CloseKind::ProtocolError);
         }
@@ -937,11 +976,27 @@ fn frame_is_text(c: &Connection, hdr: &frame::Header) -> bool {
     hdr.opcode == frame::OP_TEXT || (hdr.opcode == frame::OP_CONT && c.frag.as_ref().is_some_and(|f| f.text))
 }
 
+/// Is this data frame part of a compressed message? (RSV1 on its first frame; checked
+/// by `deflate::check_rsv`.)
+fn frame_is_compressed(c: &Connection, hdr: &frame::Header) -> bool {
+    match hdr.opcode {
+        frame::OP_TEXT | frame::OP_BINARY => hdr.rsv & 0b100 != 0,
+        frame::OP_CONT => c.frag.as_ref().is_some_and(|f| f.compressed),
+        _ => false,
+    }
+}
+
+/// Is the frame's payload text to validate as it arrives? (Compressed text is validated
+/// once inflated.)
+fn frame_is_plain_text(c: &Connection, hdr: &frame::Header) -> bool {
+    frame_is_text(c, hdr) && !frame_is_compressed(c, hdr)
+}
+
 /// Unmasks and validates the part of an unfinished text frame that has arrived, so
 /// invalid UTF-8 fails the connection at once. Returns the new `checked`, or `None` if
 /// the connection failed.
 fn check_partial_frame(io: &mut LoopIo, id: ConnId, c: &mut Connection, rest: &mut [u8], hdr: &frame::Header, checked: usize) -> Option<usize> {
-    if c.state != State::Open || !frame_is_text(c, hdr) {
+    if c.state != State::Open || !frame_is_plain_text(c, hdr) {
         return Some(checked);
     }
     let avail = rest.len() - hdr.header_len;
@@ -980,12 +1035,16 @@ fn on_frame(io: &mut LoopIo, h: &dyn Handler, id: ConnId, c: &mut Connection, hd
         return; // after our close frame, data is read and dropped
     }
     let text = frame_is_text(c, hdr);
-    if text && (checked > 0 || hdr.opcode == frame::OP_CONT || !hdr.fin) {
+    let compressed = frame_is_compressed(c, hdr);
+    if text && !compressed && (checked > 0 || hdr.opcode == frame::OP_CONT || !hdr.fin) {
         if c.utf8.feed(&payload[checked..]).is_err() || (hdr.fin && c.utf8.finish().is_err()) {
             return io.fail(id, c, 1007, "invalid UTF-8 in text message", CloseKind::ProtocolError);
         }
     }
     match hdr.opcode {
+        frame::OP_TEXT | frame::OP_BINARY if hdr.fin && compressed => {
+            deliver_inflated(io, h, id, c, text, payload);
+        }
         frame::OP_TEXT | frame::OP_BINARY if hdr.fin => {
             if hdr.opcode == frame::OP_TEXT {
                 c.utf8 = Default::default();
@@ -1002,14 +1061,16 @@ fn on_frame(io: &mut LoopIo, h: &dyn Handler, id: ConnId, c: &mut Connection, hd
             }
         }
         frame::OP_TEXT | frame::OP_BINARY => {
-            c.frag = Some(Box::new(Fragmented { text, data: payload.to_vec() }));
+            c.frag = Some(Box::new(Fragmented { text, compressed, data: payload.to_vec() }));
         }
         frame::OP_CONT => {
             let f = c.frag.as_mut().expect("checked by check_frame");
             f.data.extend_from_slice(payload);
             if hdr.fin {
                 let f = c.frag.take().unwrap();
-                if f.text {
+                if f.compressed {
+                    deliver_inflated(io, h, id, c, f.text, &f.data);
+                } else if f.text {
                     c.utf8 = Default::default();
                     // Validated piece by piece above; the whole is therefore UTF-8.
                     match std::str::from_utf8(&f.data) {
@@ -1029,6 +1090,28 @@ fn on_frame(io: &mut LoopIo, h: &dyn Handler, id: ConnId, c: &mut Connection, hd
         frame::OP_PONG => {}
         frame::OP_CLOSE => on_close_frame(io, id, c, payload),
         _ => unreachable!("opcodes are checked by parse_header"),
+    }
+}
+
+/// Inflates a compressed message (bounded by the message size limit) and delivers it.
+fn deliver_inflated(io: &mut LoopIo, h: &dyn Handler, id: ConnId, c: &mut Connection, text: bool, compressed: &[u8]) {
+    let limit = io.server.options().limits.max_message_size;
+    let mut buf = std::mem::take(&mut io.inflated);
+    buf.clear();
+    let (Some(codec), Some(st)) = (io.codec.as_mut(), c.deflate.as_deref_mut()) else {
+        unreachable!("RSV1 is accepted only with a negotiated extension");
+    };
+    match codec.decompress(st, &[compressed], limit, &mut buf) {
+        Err(e) => io.fail(id, c, e.close_code(), e.reason(), CloseKind::ProtocolError),
+        Ok(()) if text => match std::str::from_utf8(&buf) {
+            Ok(s) => deliver(io, h, id, c, Message::Text(s)),
+            Err(_) => io.fail(id, c, 1007, "invalid UTF-8 in text message", CloseKind::ProtocolError),
+        },
+        Ok(()) => deliver(io, h, id, c, Message::Binary(&buf)),
+    }
+    buf.clear();
+    if buf.capacity() <= CORK_KEEP {
+        io.inflated = buf;
     }
 }
 
@@ -1109,8 +1192,15 @@ fn complete_upgrade(io: &mut LoopIo, h: &dyn Handler, id: ConnId, c: &mut Connec
             request.subprotocol = Some(p.into());
         }
     }
-    let mut resp = Vec::with_capacity(160);
-    handshake::write_101(&mut resp, accept_key, request.subprotocol(), &a.headers);
+    let mut headers = a.headers;
+    let offers: Vec<&str> = request.headers().filter(|(n, _)| *n == "sec-websocket-extensions").map(|(_, v)| v).collect();
+    let shared = &io.server.shared;
+    if let Some((st, value)) = deflate::negotiate(&offers, &shared.opts.compression, &shared.dedicated) {
+        headers.push(("Sec-WebSocket-Extensions".into(), value));
+        c.deflate = Some(Box::new(st));
+    }
+    let mut resp = Vec::with_capacity(200);
+    handshake::write_101(&mut resp, accept_key, request.subprotocol(), &headers);
     io.queue_raw(id.slot(), c, Out::Owned(resp));
     c.request = Some(Arc::new(handshake::kept(&request, &io.server.options().keep_headers)));
     c.user_data = a.user_data;

@@ -1,4 +1,5 @@
-//! RFC 6455 §5 framing: parse client frame headers, unmask payloads, encode server
+//! RFC 6455 §5 framing: parse client frame headers (RSV bits are judged by
+//! `deflate::check_rsv`, which knows what was negotiated), unmask payloads, encode server
 //! frames (never masked), and the close-code rules of §7.4.
 
 pub(crate) const OP_CONT: u8 = 0x0;
@@ -26,7 +27,6 @@ pub(crate) struct Header {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum HeaderError {
     Unmasked,
-    ReservedBits,
     UnknownOpcode,
     FragmentedControl,
     OversizeControl,
@@ -37,7 +37,6 @@ impl HeaderError {
     pub fn reason(self) -> &'static str {
         match self {
             HeaderError::Unmasked => "client frames must be masked",
-            HeaderError::ReservedBits => "reserved bits set without a negotiated extension",
             HeaderError::UnknownOpcode => "unknown opcode",
             HeaderError::FragmentedControl => "fragmented control frame",
             HeaderError::OversizeControl => "control frame payload over 125 bytes",
@@ -58,9 +57,6 @@ pub(crate) fn parse_header(buf: &[u8]) -> Result<Option<Header>, HeaderError> {
     let opcode = b0 & 0x0F;
     if b1 & 0x80 == 0 {
         return Err(HeaderError::Unmasked);
-    }
-    if rsv != 0 {
-        return Err(HeaderError::ReservedBits);
     }
     let is_control = opcode & 0x8 != 0;
     match opcode {
@@ -245,7 +241,7 @@ mod tests {
         assert_eq!(parse_header(&f), Err(HeaderError::Unmasked));
         let mut f = masked(OP_TEXT, true, b"x");
         f[0] |= 0x40;
-        assert_eq!(parse_header(&f), Err(HeaderError::ReservedBits));
+        assert_eq!(parse_header(&f).unwrap().unwrap().rsv, 4, "RSV bits are passed to the extension check");
         assert_eq!(parse_header(&masked(0x3, true, b"")), Err(HeaderError::UnknownOpcode));
         assert_eq!(parse_header(&masked(0xB, true, b"")), Err(HeaderError::UnknownOpcode));
         assert_eq!(parse_header(&masked(OP_PING, false, b"")), Err(HeaderError::FragmentedControl));

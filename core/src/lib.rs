@@ -23,6 +23,7 @@
 //! Every `on_open` is followed by exactly one `on_close`.
 
 mod conn;
+mod deflate;
 mod conn_ctx;
 mod error;
 mod event_loop;
@@ -42,6 +43,7 @@ mod utf8;
 pub mod events;
 
 pub use conn_ctx::Conn;
+pub use deflate::{Compression, CompressionMode};
 pub use error::{Error, Result};
 pub use handler::{Accept, CloseInfo, CloseKind, Handler, HttpResponse, Message, SendStatus, Upgrade};
 pub use id::ConnId;

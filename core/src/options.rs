@@ -130,6 +130,9 @@ pub struct Options {
     pub limits: Limits,
     pub keepalive: Keepalive,
     pub backpressure: Backpressure,
+    /// permessage-deflate (RFC 7692); disabled by default. See [`crate::CompressionMode`]
+    /// for the memory each mode costs.
+    pub compression: crate::Compression,
 }
 
 impl Default for Options {
@@ -147,6 +150,7 @@ impl Default for Options {
             limits: Limits::default(),
             keepalive: Keepalive::default(),
             backpressure: Backpressure::default(),
+            compression: crate::Compression::default(),
         }
     }
 }
@@ -175,6 +179,7 @@ impl Options {
                 return bad("slow-consumer close code must be 1000-1003, 1007-1014 or 3000-4999");
             }
         }
+        self.compression.validate().map_err(|m| crate::Error::InvalidArgument(m.into()))?;
         for p in &self.subprotocols {
             if p.is_empty() || !p.bytes().all(crate::handshake::is_token_byte) {
                 return bad("subprotocol names must be non-empty HTTP tokens");

@@ -11,8 +11,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-
+use crate::deflate::{DedicatedSlots, SharedMessage};
 use crate::error::{Error, Result};
 use crate::frame;
 use crate::handler::{Accept, Handler, HttpResponse, Message};
@@ -27,10 +26,11 @@ use crate::tls::TlsConfig;
 pub(crate) enum Command {
     /// A connection accepted by loop 0 for this loop (least-loaded placement).
     Adopt(mio::net::TcpStream),
-    Send { id: ConnId, frame: Vec<u8> },
+    /// One message (or ping) for one connection; framed (and compressed) by its loop.
+    Send { id: ConnId, opcode: u8, payload: Vec<u8> },
     Close { id: ConnId, code: u16, reason: String },
-    ByTag { tag: String, frame: Bytes },
-    Broadcast { frame: Bytes },
+    ByTag { tag: String, msg: Arc<SharedMessage> },
+    Broadcast { msg: Arc<SharedMessage> },
     CloseByTag { tag: String, code: u16, reason: String },
     Resolve { id: ConnId, decision: std::result::Result<Accept, HttpResponse> },
     Shutdown { deadline: Instant },
@@ -63,6 +63,8 @@ pub(crate) struct Shared {
     pub loops: Vec<LoopShared>,
     pub local_addr: SocketAddr,
     pub closing: AtomicBool,
+    /// Server-wide cap on connections holding a dedicated compression context.
+    pub dedicated: DedicatedSlots,
     threads: Mutex<Vec<JoinHandle<()>>>,
     running: (Mutex<usize>, Condvar),
 }
@@ -221,6 +223,7 @@ impl Server {
                 stats: Default::default(),
             });
         }
+        let dedicated = DedicatedSlots::new(opts.compression.max_dedicated);
         let shared = Arc::new(Shared {
             uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
             opts,
@@ -228,6 +231,7 @@ impl Server {
             loops,
             local_addr,
             closing: AtomicBool::new(false),
+            dedicated,
             threads: Mutex::new(Vec::new()),
             running: (Mutex::new(n), Condvar::new()),
         });
@@ -315,7 +319,7 @@ impl Server {
     pub fn send(&self, id: ConnId, msg: Message<'_>) -> Result<()> {
         self.loop_of(id)?;
         let op = if msg.is_text() { frame::OP_TEXT } else { frame::OP_BINARY };
-        self.push(id.loop_index(), Command::Send { id, frame: frame::encode(op, msg.as_bytes()) });
+        self.push(id.loop_index(), Command::Send { id, opcode: op, payload: msg.as_bytes().to_vec() });
         Ok(())
     }
 
@@ -325,7 +329,7 @@ impl Server {
             return Err(Error::InvalidArgument("ping payload is at most 125 bytes".into()));
         }
         self.loop_of(id)?;
-        self.push(id.loop_index(), Command::Send { id, frame: frame::encode(frame::OP_PING, payload) });
+        self.push(id.loop_index(), Command::Send { id, opcode: frame::OP_PING, payload: payload.to_vec() });
         Ok(())
     }
 
@@ -395,7 +399,7 @@ impl Server {
     pub fn send_by_tag(&self, tag: &str, msg: Message<'_>) -> Result<usize> {
         self.check_open()?;
         tags::validate(tag)?;
-        let mut frame: Option<Bytes> = None;
+        let mut shared: Option<Arc<SharedMessage>> = None;
         let mut total = 0;
         for (i, l) in self.shared.loops.iter().enumerate() {
             let n = l.tags.lock().unwrap().count(tag);
@@ -403,8 +407,8 @@ impl Server {
                 continue;
             }
             total += n;
-            let f = frame.get_or_insert_with(|| encode_shared(msg)).clone();
-            self.push(i, Command::ByTag { tag: tag.to_string(), frame: f });
+            let m = shared.get_or_insert_with(|| shared_message(msg)).clone();
+            self.push(i, Command::ByTag { tag: tag.to_string(), msg: m });
         }
         Ok(total)
     }
@@ -412,11 +416,11 @@ impl Server {
     /// Sends to every open connection. Returns the number of connections open at the call.
     pub fn broadcast(&self, msg: Message<'_>) -> Result<usize> {
         self.check_open()?;
-        let frame = encode_shared(msg);
+        let m = shared_message(msg);
         let mut total = 0;
         for (i, l) in self.shared.loops.iter().enumerate() {
             total += l.stats.load().connections as usize;
-            self.push(i, Command::Broadcast { frame: frame.clone() });
+            self.push(i, Command::Broadcast { msg: m.clone() });
         }
         Ok(total)
     }
@@ -465,7 +469,7 @@ impl Server {
         for l in &loops {
             total.add(l);
         }
-        Stats { total, loops }
+        Stats { total, loops, dedicated_compression: self.shared.dedicated.in_use() }
     }
 
     /// Starts a graceful shutdown and returns at once: stop accepting, close every
@@ -528,9 +532,11 @@ impl Server {
     }
 }
 
-fn encode_shared(msg: Message<'_>) -> Bytes {
+/// A message for many receivers: framed once, and compressed once per distinct
+/// compression setting, by whichever loop needs that form first.
+fn shared_message(msg: Message<'_>) -> Arc<SharedMessage> {
     let op = if msg.is_text() { frame::OP_TEXT } else { frame::OP_BINARY };
-    Bytes::from(frame::encode(op, msg.as_bytes()))
+    Arc::new(SharedMessage::new(op, msg.as_bytes()))
 }
 
 pub(crate) fn check_close_code(code: u16) -> Result<()> {

@@ -22,6 +22,9 @@ pub struct LoopStats {
     pub dropped: u64,
     /// Connections closed for protocol errors.
     pub protocol_errors: u64,
+    /// Bytes of compression history held by this loop's connections (dedicated
+    /// permessage-deflate contexts), as of the last timer sweep.
+    pub compression_bytes: u64,
 }
 
 /// All loops, and their sum.
@@ -29,6 +32,8 @@ pub struct LoopStats {
 pub struct Stats {
     pub total: LoopStats,
     pub loops: Vec<LoopStats>,
+    /// Connections holding a dedicated compression context now (server-wide).
+    pub dedicated_compression: usize,
 }
 
 macro_rules! published {
@@ -44,4 +49,4 @@ macro_rules! published {
         }
     };
 }
-published!(connections, accepted, opened, rejected, messages_in, messages_out, bytes_in, bytes_out, dropped, protocol_errors);
+published!(connections, accepted, opened, rejected, messages_in, messages_out, bytes_in, bytes_out, dropped, protocol_errors, compression_bytes);

@@ -46,9 +46,13 @@ mod shared;
 mod tests;
 
 pub use config::{Compression, CompressionMode};
-pub(crate) use codec::{InflateError, LoopCodec, TAIL};
+pub(crate) use codec::LoopCodec;
+#[cfg(test)]
+pub(crate) use codec::{InflateError, TAIL};
 pub(crate) use context::{ConnDeflate, DedicatedSlots};
-pub(crate) use negotiate::{Agreed, choose, parse_offers};
+pub(crate) use negotiate::choose;
+#[cfg(test)]
+pub(crate) use negotiate::{Agreed, parse_offers};
 pub(crate) use shared::{SharedMessage, encode_compressed};
 
 /// Negotiates permessage-deflate for one upgrade request. `values`: every

@@ -31,6 +31,11 @@ impl SharedMessage {
         SharedMessage { opcode, payload: payload.into(), plain: OnceLock::new(), deflated: Default::default() }
     }
 
+    /// Bytes of the uncompressed frame (the most this message can add to a queue).
+    pub fn plain_len(&self) -> usize {
+        self.payload.len() + frame::MAX_HEADER
+    }
+
     /// The uncompressed frame.
     pub fn plain_frame(&self) -> Bytes {
         self.plain.get_or_init(|| Bytes::from(frame::encode(self.opcode, &self.payload))).clone()

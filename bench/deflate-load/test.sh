@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# permessage-deflate with real clients against the engine: Node `ws` (three offers) and
+# Python `websockets`, in shared and dedicated modes (interop/run.sh), then the
+# compressed-echo load client against the engine and both compression peers (every echo
+# is inflated and compared, so a failure or zero messages fails the run).
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+cd "$ROOT"
+cargo build --release -q -p deflate-load
+"$ROOT/bench/peers/node-ws-deflate/run.sh" build
+"$ROOT/bench/peers/python-websockets-deflate/run.sh" build
+"$HERE/interop/run.sh" "$ROOT/target/release/interop_server"
+
+command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/dev/null; }
+out="$("$HERE/bench.sh" --secs 2 --conns 20 --sizes "32 4096" \
+  "$ROOT/bench/servers/rust-deflate" "$ROOT/bench/peers/node-ws-deflate")"
+echo "$out"
+n_ok=$(echo "$out" | grep -c '"negotiated":true.*"failed_conns":0' || true)
+if [ "$n_ok" -ne 4 ]; then echo "0 passed, 1 failed: deflate-load runs"; exit 1; fi
+echo "4 passed, 0 failed: deflate-load runs"
