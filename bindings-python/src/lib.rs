@@ -167,20 +167,8 @@ pub struct NativeServer {
     queue: Arc<EventQueue>,
     /// Reused by `drain` so a batch costs no Rust allocation.
     scratch: Mutex<Vec<Event>>,
-    /// Sends made by the dispatching thread while it handles a batch (see `CORKED`).
-    corked: Mutex<Vec<(u64, Py<PyAny>)>>,
-    cork: bool,
 }
 
-thread_local! {
-    /// The server whose batch this thread is dispatching (its address), or 0. Between
-    /// `drain` and `flush` the sends this thread makes are collected and pushed to the
-    /// loops together: the loop thread is woken once per batch instead of once per send,
-    /// which on a busy (or single) CPU stops the two threads from preempting each other
-    /// after every message. Only the dispatching thread is affected; other threads send
-    /// directly.
-    static CORKED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
 
 /// Fills `Options` from the keyword dict built by python/websock/_server.py. Only keys
 /// present change a default, so the core stays the one owner of default values; a key
@@ -332,8 +320,6 @@ impl NativeServer {
             server,
             queue,
             scratch: Mutex::new(Vec::new()),
-            corked: Mutex::new(Vec::new()),
-            cork: std::env::var_os("WEBSOCK_NO_CORK").is_none(),
         })
     }
 
@@ -352,10 +338,6 @@ impl NativeServer {
     /// Takes up to `max` queued events as a list of tuples; never blocks.
     #[pyo3(signature = (max=1024))]
     fn drain<'py>(&self, py: Python<'py>, max: usize) -> PyResult<Bound<'py, PyList>> {
-        self.flush(py);
-        if self.cork {
-            CORKED.with(|c| c.set(self as *const Self as usize));
-        }
         let mut buf = self.scratch.lock().unwrap();
         buf.clear();
         self.queue.drain(max, &mut buf);
@@ -397,44 +379,16 @@ impl NativeServer {
     }
 
     fn send(&self, py: Python<'_>, id: u64, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        if self.is_corking() && (data.is_exact_instance_of::<PyBytes>() || data.is_exact_instance_of::<PyString>()) {
-            // Checked now so that the caller still gets ConnectionClosed synchronously.
-            if !self.server.is_live(id_of(id)) {
-                return Err(to_py_err(py, websock::Error::UnknownConnection));
-            }
-            self.corked.lock().unwrap().push((id, data.clone().unbind()));
-            return Ok(());
-        }
-        self.flush(py);
         with_message(data, |m| self.server.send(id_of(id), m))?.py(py)
-    }
-
-    /// Pushes the sends collected during a batch and ends the cork; `run()` and the
-    /// asyncio reader call it after each batch (`drain` also does, first).
-    fn flush(&self, py: Python<'_>) {
-        CORKED.with(|c| {
-            if c.get() == self as *const Self as usize {
-                c.set(0)
-            }
-        });
-        let pending = std::mem::take(&mut *self.corked.lock().unwrap());
-        for (id, obj) in &pending {
-            // A connection that closed since the send was queued just misses it, as a
-            // direct send made a moment later would have.
-            let _ = with_message(obj.bind(py), |m| self.server.send(id_of(*id), m));
-        }
-        drop(pending);
     }
 
     #[pyo3(signature = (id, payload=None))]
     fn ping(&self, py: Python<'_>, id: u64, payload: Option<&[u8]>) -> PyResult<()> {
-        self.flush_pending(py);
         self.server.ping(id_of(id), payload.unwrap_or(b"")).py(py)
     }
 
     #[pyo3(signature = (id, code=1000, reason=""))]
     fn close(&self, py: Python<'_>, id: u64, code: u16, reason: &str) -> PyResult<()> {
-        self.flush_pending(py);
         self.server.close(id_of(id), code, reason).py(py)
     }
 
@@ -459,18 +413,15 @@ impl NativeServer {
     }
 
     fn send_by_tag(&self, py: Python<'_>, tag: &str, data: &Bound<'_, PyAny>) -> PyResult<usize> {
-        self.flush_pending(py);
         with_message(data, |m| self.server.send_by_tag(tag, m))?.py(py)
     }
 
     fn broadcast(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<usize> {
-        self.flush_pending(py);
         with_message(data, |m| self.server.broadcast(m))?.py(py)
     }
 
     #[pyo3(signature = (tag, code=1000, reason=""))]
     fn close_by_tag(&self, py: Python<'_>, tag: &str, code: u16, reason: &str) -> PyResult<usize> {
-        self.flush_pending(py);
         self.server.close_by_tag(tag, code, reason).py(py)
     }
 
@@ -503,14 +454,12 @@ impl NativeServer {
 
     #[pyo3(signature = (id, subprotocol=None, headers=Vec::new()))]
     fn accept_upgrade(&self, py: Python<'_>, id: u64, subprotocol: Option<String>, headers: Vec<(String, String)>) -> PyResult<()> {
-        self.flush_pending(py);
         let accept = Accept { subprotocol, headers, user_data: None };
         self.server.accept_upgrade(id_of(id), accept).py(py)
     }
 
     #[pyo3(signature = (id, status=403, body=Vec::new(), headers=Vec::new()))]
     fn reject_upgrade(&self, py: Python<'_>, id: u64, status: u16, body: Vec<u8>, headers: Vec<(String, String)>) -> PyResult<()> {
-        self.flush_pending(py);
         if !(400..=599).contains(&status) {
             return Err(PyValueError::new_err("a rejected upgrade answers with a 4xx or 5xx status"));
         }
@@ -522,8 +471,7 @@ impl NativeServer {
     /// Starts a graceful shutdown (close 1001, drain, force at `deadline` seconds) and
     /// returns at once; the queue ends with a shutdown event.
     #[pyo3(signature = (deadline=5.0))]
-    fn begin_shutdown(&self, py: Python<'_>, deadline: f64) -> PyResult<()> {
-        self.flush_pending(py);
+    fn begin_shutdown(&self, deadline: f64) -> PyResult<()> {
         self.server.begin_shutdown(secs(deadline, "deadline")?);
         Ok(())
     }
@@ -556,20 +504,6 @@ impl NativeServer {
 
     fn pending(&self) -> usize {
         self.queue.len()
-    }
-}
-
-impl NativeServer {
-    fn is_corking(&self) -> bool {
-        CORKED.with(|c| c.get() == self as *const Self as usize)
-    }
-
-    /// Operations other than `send` flush first, so that one connection's operations
-    /// keep the order the dispatching thread made them in.
-    fn flush_pending(&self, py: Python<'_>) {
-        if self.is_corking() {
-            self.flush(py);
-        }
     }
 }
 

@@ -4,7 +4,8 @@
 # venv (.venv/, ignored) with the wheel maturin builds from ../../../bindings-python.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$HERE/../../.." && pwd)"
+# WEBSOCK_ROOT: build from another checkout (e.g. a snapshot of a commit) instead.
+ROOT="${WEBSOCK_ROOT:-$(cd "$HERE/../../.." && pwd)}"
 PY="$HERE/.venv/bin/python"
 build() {
   if [ ! -x "$PY" ]; then

@@ -345,20 +345,17 @@ class Server:
         native = self.start()._require_native()
         if self._loop is not None:
             raise WebSocketError("this server is driven by asyncio")
+        if self._done.is_set():
+            return  # already shut down and every event delivered
         self._dispatcher = threading.get_ident()
         restore = _enter_batch_scheduling() if self._batch_scheduling else None
         next_batch = native.next_batch
-        flush = native.flush
         dispatch = self._dispatch
         size = self._batch
         try:
             while True:
                 try:
-                    try:
-                        done = dispatch(next_batch(size, None))
-                    finally:
-                        flush()
-                    if done:
+                    if dispatch(next_batch(size, None)):
                         break
                 except KeyboardInterrupt:
                     # Ctrl-C: shut down gracefully and keep dispatching the close events.
@@ -391,13 +388,8 @@ class Server:
             return
         if self._dispatcher is None and self._loop is None:
             # Nobody dispatches: deliver the remaining events here.
-            while True:
-                try:
-                    done = self._dispatch(native.next_batch(self._batch, None))
-                finally:
-                    native.flush()
-                if done:
-                    break
+            while not self._dispatch(native.next_batch(self._batch, None)):
+                pass
         else:
             self._done.wait(deadline + 10.0)
         native.wait_stopped(deadline + 10.0)
@@ -600,15 +592,11 @@ class Server:
         self._loop_thread = threading.get_ident()
         self._done_fut = loop.create_future()
         drain = native.drain
-        flush = native.flush
         dispatch = self._dispatch
         size = self._batch
 
         def readable() -> None:
-            try:
-                dispatch(drain(size))
-            finally:
-                flush()
+            dispatch(drain(size))
 
         loop.add_reader(native.fd(), readable)
 
