@@ -5,7 +5,8 @@
 //! Changed defaults (contract): none needed. Messages up to 64 MiB and a 64 MiB
 //! outbound queue per connection are the library defaults; keepalive pings every 30 s
 //! and a 120 s idle timeout are within the contract (wsload answers pings).
-//! `LOOPS` (default: one per CPU the process may use) sets the event-loop count.
+//! `LOOPS` (default: one per CPU the process may use) sets the event-loop count;
+//! `TLS_CERT` and `TLS_KEY` (PEM files) make it serve `wss://`.
 
 use websock::{Conn, Handler, Message, Server};
 
@@ -35,10 +36,15 @@ fn main() {
     let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
     let port = std::env::var("PORT").unwrap_or_else(|_| "9001".into());
     let loops = std::env::var("LOOPS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
-    let server = Server::builder()
-        .listen(format!("{host}:{port}"))
-        .loops(loops)
-        .backlog(4096)
+    let mut builder = Server::builder().listen(format!("{host}:{port}")).loops(loops).backlog(4096);
+    // TLS_CERT / TLS_KEY (PEM files): serve wss:// instead (for TLS memory measurements).
+    if let (Ok(cert), Ok(key)) = (std::env::var("TLS_CERT"), std::env::var("TLS_KEY")) {
+        builder = builder.tls(websock::TlsConfig::from_pem_files(cert, key).unwrap_or_else(|e| {
+            eprintln!("websock bench server: {e}");
+            std::process::exit(1);
+        }));
+    }
+    let server = builder
         .start(Bench)
         .unwrap_or_else(|e| {
             eprintln!("websock bench server: {e}");
