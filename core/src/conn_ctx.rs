@@ -5,7 +5,7 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use crate::conn::{Connection, F_TAGGED, State};
+use crate::conn::{Connection, State};
 use crate::error::{Error, Result};
 use crate::event_loop::LoopIo;
 use crate::frame;
@@ -66,11 +66,7 @@ impl Conn<'_> {
 
     /// Adds a tag (see [`Server::tag`]).
     pub fn tag(&mut self, tag: &str) -> Result<bool> {
-        let r = self.io.server.tag(self.id, tag);
-        if r.is_ok() {
-            self.c.flags |= F_TAGGED;
-        }
-        r
+        self.io.server.tag(self.id, tag)
     }
 
     pub fn untag(&mut self, tag: &str) -> Result<bool> {

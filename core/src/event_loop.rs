@@ -430,10 +430,9 @@ impl Loop {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if matches!(e.raw_os_error(), Some(libc_emfile) if libc_emfile == 24 || libc_emfile == 23) => {
-                    // Out of descriptors: leave the rest in the backlog; the sweep retries.
-                    return;
-                }
+                // EMFILE (24) / ENFILE (23), out of descriptors: leave the rest in the
+                // backlog; the next timer sweep retries.
+                Err(e) if matches!(e.raw_os_error(), Some(23 | 24)) => return,
                 Err(_) => {} // ECONNABORTED and friends: that client is gone, go on.
             }
         }
