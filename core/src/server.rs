@@ -151,6 +151,8 @@ impl Builder {
     setter!(ping_interval: Option<Duration> => |o, v| o.keepalive.ping_interval = v);
     setter!(idle_timeout: Option<Duration> => |o, v| o.keepalive.idle_timeout = v);
     setter!(backpressure: Backpressure => |o, v| o.backpressure = v);
+    setter!(/// permessage-deflate (off by default): `Compression::shared()`, `Compression::dedicated(12)`.
+        compression: crate::Compression => |o, v| o.compression = v);
 
     /// Replaces every option at once.
     pub fn options(mut self, opts: Options) -> Builder {
