@@ -1035,10 +1035,15 @@ fn on_frame(io: &mut LoopIo, h: &dyn Handler, id: ConnId, c: &mut Connection, hd
     }
     let text = frame_is_text(c, hdr);
     let compressed = frame_is_compressed(c, hdr);
-    if text && !compressed && (checked > 0 || hdr.opcode == frame::OP_CONT || !hdr.fin) {
-        if c.utf8.feed(&payload[checked..]).is_err() || (hdr.fin && c.utf8.finish().is_err()) {
-            return io.fail(id, c, 1007, "invalid UTF-8 in text message", CloseKind::ProtocolError);
-        }
+    // Text in pieces (fragments, or a frame checked as it arrived) is validated piece by
+    // piece; a whole single-frame text message is checked at once when delivered.
+    let in_pieces = checked > 0 || hdr.opcode == frame::OP_CONT || !hdr.fin;
+    if text
+        && !compressed
+        && in_pieces
+        && (c.utf8.feed(&payload[checked..]).is_err() || (hdr.fin && c.utf8.finish().is_err()))
+    {
+        return io.fail(id, c, 1007, "invalid UTF-8 in text message", CloseKind::ProtocolError);
     }
     match hdr.opcode {
         frame::OP_TEXT | frame::OP_BINARY if hdr.fin && compressed => {

@@ -98,7 +98,9 @@ fn subprotocol_in_server_preference_order() {
 
 /// Records what `on_open` saw.
 #[derive(Default)]
-struct Seen(Mutex<Vec<(String, String, Vec<(String, String)>, Option<String>)>>);
+/// Path, query, kept headers and the `user` cookie of each opened connection.
+type Opened = (String, String, Vec<(String, String)>, Option<String>);
+struct Seen(Mutex<Vec<Opened>>);
 impl Handler for Seen {
     fn on_open(&self, conn: &mut Conn<'_>) {
         let r = conn.request().unwrap();

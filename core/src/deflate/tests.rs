@@ -162,7 +162,7 @@ impl ClientDeflater {
         }
         let mut out = Vec::with_capacity(data.len() + 1024);
         self.c.compress_vec(data, &mut out, flush).unwrap();
-        assert_eq!(self.c.total_in() as usize > 0 || data.is_empty(), true);
+        assert!(self.c.total_in() as usize > 0 || data.is_empty());
         if out.ends_with(&TAIL) {
             out.truncate(out.len() - 4);
         }
