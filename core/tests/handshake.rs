@@ -97,9 +97,9 @@ fn subprotocol_in_server_preference_order() {
 }
 
 /// Records what `on_open` saw.
-#[derive(Default)]
 /// Path, query, kept headers and the `user` cookie of each opened connection.
 type Opened = (String, String, Vec<(String, String)>, Option<String>);
+#[derive(Default)]
 struct Seen(Mutex<Vec<Opened>>);
 impl Handler for Seen {
     fn on_open(&self, conn: &mut Conn<'_>) {
