@@ -99,7 +99,8 @@ pub fn compute(i: &Inputs) -> Recommendation {
         u64::MAX
     };
     // Whatever comes next once the per-process limit is out of the way.
-    let target_after_nofile = mem_max.min(files_free).min(nr_open_max);
+    // (fs.nr_open caps one process only; several processes are bound by the machine.)
+    let target_after_nofile = mem_max.min(files_free);
 
     b.push(Bound {
         name: "RLIMIT_NOFILE".into(),
