@@ -31,6 +31,12 @@
 
 
 /*
+ Return value of on_upgrade: answer later with websock_accept_upgrade() or
+ websock_reject_upgrade() (from any thread, before the handshake timeout).
+ */
+#define WEBSOCK_UPGRADE_DEFER 1
+
+/*
  Result of every fallible call. `WEBSOCK_RESULT_OK` is 0; errors start at 9001 so they
  are never mistaken for an errno, a bool or a WebSocket close code.
  */
@@ -177,9 +183,13 @@ typedef uint64_t websock_conn_id;
 typedef struct {
   /*
    The upgrade hook (optional). When set, every WebSocket upgrade that passed the
-   protocol and origin checks waits for it: return 0 to accept, or an HTTP status
-   400-599 to refuse the upgrade with it (other values refuse with 403). `request` is
-   borrowed (all headers visible). The handshake timeout keeps running meanwhile.
+   protocol and origin checks waits for it: return 0 to accept, an HTTP status
+   400-599 to refuse the upgrade with it (other values refuse with 403), or
+   WEBSOCK_UPGRADE_DEFER to answer later from any thread with
+   websock_accept_upgrade() / websock_reject_upgrade(). Before answering, the
+   websock_upgrade_* functions add response headers, pick the subprotocol or set a
+   refusal body. `request` is borrowed (all headers visible). The handshake timeout
+   keeps running meanwhile.
    */
   uint16_t (*on_upgrade)(void *userdata,
                          websock_server *server,
@@ -767,6 +777,46 @@ websock_result websock_server_stats(const websock_server *server, websock_stats 
 websock_result websock_server_loop_stats(const websock_server *server,
                                          size_t index,
                                          websock_stats *out);
+
+/*
+ Adds a response header (e.g. "Set-Cookie") to the answer of a waiting upgrade: call
+ inside on_upgrade, or before resolving a deferred one. Names and values are checked
+ for CR/LF. Errors: UNKNOWN_CONNECTION (no upgrade of that id is waiting),
+ INVALID_ARGUMENT, INVALID_UTF8, NULL_POINTER, STALE_HANDLE.
+ */
+websock_result websock_upgrade_add_header(websock_server *server,
+                                          websock_conn_id id,
+                                          const char *name,
+                                          const char *value);
+
+/*
+ Picks the subprotocol for an accepted upgrade (must be one the client offered;
+ otherwise the server's own negotiation stands).
+ */
+websock_result websock_upgrade_set_subprotocol(websock_server *server,
+                                               websock_conn_id id,
+                                               const char *name);
+
+/*
+ Sets the body of a refusal (copied; e.g. a short text explaining a 401).
+ */
+websock_result websock_upgrade_set_body(websock_server *server,
+                                        websock_conn_id id,
+                                        const uint8_t *body,
+                                        size_t len);
+
+/*
+ Accepts an upgrade deferred with WEBSOCK_UPGRADE_DEFER (any thread). Errors:
+ UNKNOWN_CONNECTION when no upgrade of that id waits (already answered, or the
+ connection timed out or went away).
+ */
+websock_result websock_accept_upgrade(websock_server *server, websock_conn_id id);
+
+/*
+ Refuses an upgrade deferred with WEBSOCK_UPGRADE_DEFER with an HTTP status 400-599
+ (other values give 403), any thread.
+ */
+websock_result websock_reject_upgrade(websock_server *server, websock_conn_id id, uint16_t status);
 
 #ifdef __cplusplus
 }  // extern "C"

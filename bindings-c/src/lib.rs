@@ -16,6 +16,7 @@ mod registry;
 mod request;
 mod send;
 mod server;
+mod upgrade;
 mod util;
 
 pub use error::{websock_last_error_message, websock_result, websock_result_str};
@@ -23,6 +24,7 @@ pub use options::*;
 pub use request::*;
 pub use send::*;
 pub use server::*;
+pub use upgrade::*;
 
 /// The library version as a static NUL-terminated string ("0.1.0").
 #[unsafe(no_mangle)]

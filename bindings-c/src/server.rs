@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
 use websock::events::{Event, EventQueue};
-use websock::{Accept, CloseKind, HttpResponse, Request};
+use websock::{CloseKind, Request};
 
 use crate::error::{FfiResult, err, fail, from_core, guard, websock_result};
 use crate::options::websock_options;
@@ -30,6 +30,10 @@ pub struct websock_server {
 /// (closing handshake done, socket still lingering): sends made then are accepted and
 /// dropped.
 pub type websock_conn_id = u64;
+
+/// Return value of on_upgrade: answer later with websock_accept_upgrade() or
+/// websock_reject_upgrade() (from any thread, before the handshake timeout).
+pub const WEBSOCK_UPGRADE_DEFER: u16 = 1;
 
 /// Why a connection ended (argument of on_close).
 #[repr(C)]
@@ -74,9 +78,13 @@ impl From<CloseKind> for websock_close_kind {
 #[derive(Clone, Copy)]
 pub struct websock_callbacks {
     /// The upgrade hook (optional). When set, every WebSocket upgrade that passed the
-    /// protocol and origin checks waits for it: return 0 to accept, or an HTTP status
-    /// 400-599 to refuse the upgrade with it (other values refuse with 403). `request` is
-    /// borrowed (all headers visible). The handshake timeout keeps running meanwhile.
+    /// protocol and origin checks waits for it: return 0 to accept, an HTTP status
+    /// 400-599 to refuse the upgrade with it (other values refuse with 403), or
+    /// WEBSOCK_UPGRADE_DEFER to answer later from any thread with
+    /// websock_accept_upgrade() / websock_reject_upgrade(). Before answering, the
+    /// websock_upgrade_* functions add response headers, pick the subprotocol or set a
+    /// refusal body. `request` is borrowed (all headers visible). The handshake timeout
+    /// keeps running meanwhile.
     pub on_upgrade: Option<
         unsafe extern "C" fn(
             userdata: *mut c_void,
@@ -151,6 +159,9 @@ pub(crate) struct Inner {
     /// Held while events are delivered (run or dispatch): one pump at a time, and a
     /// callback calling the pump again gets WEBSOCK_RESULT_BUSY instead of a deadlock.
     pump: Mutex<Vec<Event>>,
+    /// Upgrades waiting for their answer (inside on_upgrade, or deferred), with the
+    /// response details set so far.
+    pub(crate) upgrades: Mutex<crate::upgrade::Pending>,
     /// The Shutdown event has been delivered: nothing follows.
     finished: AtomicBool,
     /// websock_server_free() ran: stop delivering.
@@ -204,18 +215,16 @@ impl Inner {
         // the caller's own thread with arguments that live for the call.
         match ev {
             Event::Upgrade { id, request } => {
+                crate::upgrade::begin(self, id);
                 let status = match self.cbs.on_upgrade {
                     Some(f) => unsafe { f(ud, h, id.to_raw(), req(&request)) },
                     None => 0,
                 };
                 // The connection may have gone meanwhile (handshake timeout, EOF): then
-                // there is nothing to answer.
-                let _ = if status == 0 {
-                    self.server.accept_upgrade(id, Accept::default())
-                } else {
-                    let status = if (400..=599).contains(&status) { status } else { 403 };
-                    self.server.reject_upgrade(id, HttpResponse::new(status, Vec::new()))
-                };
+                // there is nothing to answer, and the error is dropped.
+                if status != WEBSOCK_UPGRADE_DEFER {
+                    let _ = crate::upgrade::resolve(self, id, status);
+                }
             }
             Event::Open { id, request } => {
                 if let Some(f) = self.cbs.on_open {
@@ -282,6 +291,7 @@ pub unsafe extern "C" fn websock_server_new(
             // Built only after the start succeeded: on failure the caller keeps the userdata.
             userdata: UserData { ptr: userdata, free: userdata_free },
             pump: Mutex::new(Vec::with_capacity(RUN_BATCH)),
+            upgrades: Mutex::new(Default::default()),
             finished: AtomicBool::new(false),
             freed: AtomicBool::new(false),
             handle: AtomicUsize::new(0),

@@ -136,12 +136,14 @@ struct connect_job {
     char status[16];
     int fd;
     int done;
+    char head[2048];
 };
 
 static void *connect_thread(void *arg)
 {
     struct connect_job *j = arg;
     j->fd = raw_connect(j->port, j->path, j->status);
+    memcpy(j->head, raw_last_head, sizeof j->head);
     __atomic_store_n(&j->done, 1, __ATOMIC_SEQ_CST);
     return NULL;
 }
@@ -149,13 +151,117 @@ static void *connect_thread(void *arg)
 /* Connects from a helper thread while this thread pumps (the upgrade hook needs the pump). */
 static int connect_pumped(websock_server *srv, uint16_t port, const char *path, char status[16])
 {
-    struct connect_job j = {port, path, {0}, -1, 0};
+    struct connect_job j = {port, path, {0}, -1, 0, {0}};
     pthread_t t;
     pthread_create(&t, NULL, connect_thread, &j);
     pump_until(srv, &j.done);
     pthread_join(t, NULL);
     memcpy(status, j.status, 16);
+    memcpy(raw_last_head, j.head, sizeof j.head);
     return j.fd;
+}
+
+/* The upgrade hook's answers: headers, refusal body, deferral resolved from a thread. */
+struct upgrade_state {
+    websock_result bad_header, add_header;
+    websock_conn_id deferred;
+    int deferred_seen;
+};
+
+static uint16_t hook(void *ud, websock_server *srv, websock_conn_id id, const websock_request *req)
+{
+    struct upgrade_state *u = ud;
+    const char *p;
+    size_t n;
+    if (websock_request_path(req, &p, &n) != OK)
+        return 500;
+    if (n == 7 && memcmp(p, "/cookie", 7) == 0) {
+        u->add_header = websock_upgrade_add_header(srv, id, "Set-Cookie", "sid=42");
+        u->bad_header = websock_upgrade_add_header(srv, id, "X-Bad\r\nInjected", "1");
+        return 0;
+    }
+    if (n == 5 && memcmp(p, "/auth", 5) == 0) {
+        websock_upgrade_set_body(srv, id, (const uint8_t *)"login first", 11);
+        websock_upgrade_add_header(srv, id, "WWW-Authenticate", "Bearer");
+        return 401;
+    }
+    if (n == 6 && memcmp(p, "/later", 6) == 0) {
+        u->deferred = id;
+        __atomic_store_n(&u->deferred_seen, 1, __ATOMIC_SEQ_CST);
+        return WEBSOCK_UPGRADE_DEFER;
+    }
+    return 0;
+}
+
+struct accept_job {
+    websock_server *srv;
+    websock_conn_id id;
+    websock_result rc;
+};
+
+static void *accept_thread(void *arg)
+{
+    struct accept_job *a = arg;
+    a->rc = websock_accept_upgrade(a->srv, a->id);
+    return NULL;
+}
+
+static void check_upgrades(void)
+{
+    struct upgrade_state u;
+    websock_callbacks cbs;
+    websock_options *o = websock_options_new();
+    websock_server *srv = NULL;
+    uint16_t port = 0;
+    char status[16];
+    int fd;
+    memset(&u, 0, sizeof u);
+    memset(&cbs, 0, sizeof cbs);
+    cbs.on_upgrade = hook;
+    websock_options_set_address(o, "127.0.0.1:0");
+    websock_options_set_loops(o, 1);
+    CHECK_RC(websock_server_new(o, &cbs, &u, NULL, &srv), OK);
+    websock_options_free(o);
+    websock_server_local_port(srv, &port);
+
+    fd = connect_pumped(srv, port, "/cookie", status);
+    CHECK(strcmp(status, "HTTP/1.1 101") == 0);
+    CHECK(strstr(raw_last_head, "\r\nSet-Cookie: sid=42\r\n") != NULL);
+    CHECK(strstr(raw_last_head, "Injected") == NULL);
+    CHECK(u.add_header == OK);
+    CHECK(u.bad_header == WEBSOCK_RESULT_INVALID_ARGUMENT);
+    close(fd);
+
+    fd = connect_pumped(srv, port, "/auth", status);
+    CHECK(strcmp(status, "HTTP/1.1 401") == 0);
+    CHECK(strstr(raw_last_head, "WWW-Authenticate: Bearer") != NULL);
+    CHECK(strstr(raw_last_head, "ontent-Length: 11") != NULL || strstr(raw_last_head, "ontent-length: 11") != NULL);
+    close(fd);
+
+    /* Deferred: the hook returns at once; another thread accepts later. */
+    {
+        struct connect_job j = {port, "/later", {0}, -1, 0, {0}};
+        struct accept_job a = {srv, 0, WEBSOCK_RESULT_PANIC};
+        pthread_t ct, at;
+        pthread_create(&ct, NULL, connect_thread, &j);
+        pump_until(srv, &u.deferred_seen);
+        CHECK(u.deferred_seen == 1);
+        CHECK_RC(websock_upgrade_add_header(srv, u.deferred, "X-Later", "yes"), OK);
+        a.id = u.deferred;
+        pthread_create(&at, NULL, accept_thread, &a);
+        pthread_join(at, NULL);
+        CHECK(a.rc == OK);
+        pump_until(srv, &j.done);
+        pthread_join(ct, NULL);
+        CHECK(strcmp(j.status, "HTTP/1.1 101") == 0);
+        CHECK(strstr(j.head, "X-Later: yes") != NULL);
+        CHECK_RC(websock_accept_upgrade(srv, u.deferred), WEBSOCK_RESULT_UNKNOWN_CONNECTION);
+        CHECK_RC(websock_upgrade_add_header(srv, u.deferred, "X", "y"), WEBSOCK_RESULT_UNKNOWN_CONNECTION);
+        CHECK_RC(websock_reject_upgrade(srv, 424242, 401), WEBSOCK_RESULT_UNKNOWN_CONNECTION);
+        close(j.fd);
+    }
+    websock_server_free(srv);
+    CHECK_RC(websock_accept_upgrade(srv, 1), WEBSOCK_RESULT_STALE_HANDLE);
 }
 
 /* Sends 1000 numbered messages by tag from a thread that is not the pump's. */
@@ -247,6 +353,7 @@ int main(void)
 
     check_results();
     check_options();
+    check_upgrades();
 
     memset(&st, 0, sizeof st);
     memset(&cbs, 0, sizeof cbs);

@@ -14,6 +14,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* The whole response head of the last raw_connect() on this thread. */
+static __thread char raw_last_head[2048];
+
 /* Connects to 127.0.0.1:port and sends an upgrade for `path`; returns the socket, and
  * copies the response status line start ("HTTP/1.1 101") into status (16 bytes). */
 static inline int raw_connect(uint16_t port, const char *path, char status[16])
@@ -52,6 +55,7 @@ static inline int raw_connect(uint16_t port, const char *path, char status[16])
             break;
     }
     resp[got] = 0;
+    memcpy(raw_last_head, resp, got + 1);
     snprintf(status, 16, "%.12s", resp);
     return fd;
 }
