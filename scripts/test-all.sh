@@ -17,6 +17,7 @@ SUITES=(
   "Node binding|bash bindings-node/test.sh"
   "permessage-deflate with real clients (ws, websockets)|bash bench/deflate-load/test.sh"
   "websock-bench|bash bench/websock-bench/test.sh"
+  "browser: chat demo and permessage-deflate in headless Chromium|bash tests/browser/test.sh"
 )
 
 failed=()
