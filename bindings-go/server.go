@@ -33,9 +33,11 @@ import (
 	"log"
 	"net"
 	"net/netip"
+	"os"
 	"runtime/cgo"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -209,30 +211,48 @@ func (s *Server) stop(grace time.Duration) {
 }
 
 // pump delivers events until the shutdown event, then frees the C server and closes
-// done. Each round is one cgo call that waits for events (up to 250 ms, so the thread
-// is never parked in C for long) and collects a batch into the arena, then Go delivers
-// the batch. (Waiting in C on the library's condition variable measured faster here
-// than parking on the readiness descriptor in Go's netpoller, and it never depends on
-// an edge-triggered wake-up.)
+// done. The goroutine parks in Go's netpoller on a duplicate of the library's readiness
+// descriptor (readable while events are queued) and, when woken, drains the queue in
+// batches with short cgo calls. Parking in Go rather than blocking inside a cgo call
+// keeps the scheduler's P with the Go side: a long blocking cgo call made the runtime
+// hand the P to another thread and take it back on every batch (futex storms in perf).
 func (s *Server) pump() error {
-	for {
-		var n C.size_t
-		s.mu.Lock()
-		err := check("Serve", C.wsgo_wait_dispatch(C.uintptr_t(s.h), s.ctx, batchSize, 250, &n))
-		s.deliver() // also what was collected before an error
-		if err == nil && n == batchSize {
-			err = s.dispatchAll()
-		}
-		fin := s.finished
-		s.mu.Unlock()
-		if err != nil {
-			return err
-		}
-		if fin {
-			s.release()
-			return nil
-		}
+	var fd C.int
+	if err := check("Serve", C.wsgo_event_fd(C.uintptr_t(s.h), &fd)); err != nil {
+		return err
 	}
+	// The library owns its descriptor; Go polls a duplicate (same socket, so the same
+	// readiness) that it may register with epoll and close itself.
+	dup, err := syscall.Dup(int(fd))
+	if err != nil {
+		return goErr("Serve", ErrIO, "event descriptor: %v", err)
+	}
+	syscall.CloseOnExec(dup)
+	f := os.NewFile(uintptr(dup), "websock-events")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return goErr("Serve", ErrIO, "event descriptor: %v", err)
+	}
+	var perr error
+	// Read calls the function, and while it returns false waits for readability. An
+	// event queued after a drain emptied the queue writes a new byte (under the queue's
+	// lock), which is a new readiness edge after that drain, so no event is left waiting.
+	err = rc.Read(func(uintptr) bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if perr = s.dispatchAll(); perr != nil {
+			return true
+		}
+		return s.finished
+	})
+	if perr == nil && err != nil {
+		perr = goErr("Serve", ErrIO, "event descriptor: %v", err)
+	}
+	if perr == nil {
+		s.release()
+	}
+	return perr
 }
 
 // dispatchAll delivers events in batches until the queue is empty (a short batch).

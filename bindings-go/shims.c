@@ -196,20 +196,6 @@ wsgo_rc wsgo_dispatch(uintptr_t s, wsgo_ctx *c, size_t max, size_t *n) {
 	return r;
 }
 
-wsgo_rc wsgo_wait_dispatch(uintptr_t s, wsgo_ctx *c, size_t max, int64_t timeout_ms, size_t *n) {
-	*n = 0;
-	websock_result w = websock_server_wait_events(WSGO_S(s), timeout_ms);
-	if (w == WEBSOCK_RESULT_TIMEOUT) {
-		c->len = 0;
-		c->count = 0;
-		return wsgo_ret(WEBSOCK_RESULT_OK);
-	}
-	if (w != WEBSOCK_RESULT_OK) {
-		return wsgo_ret(w);
-	}
-	return wsgo_dispatch(s, c, max, n);
-}
-
 wsgo_ctx *wsgo_ctx_new(uintptr_t handle) {
 	wsgo_ctx *c = calloc(1, sizeof *c);
 	if (c) {

@@ -60,10 +60,10 @@ wsgo_ctx *wsgo_ctx_new(uintptr_t handle);
 void wsgo_ctx_free(wsgo_ctx *c);
 wsgo_rc wsgo_server_new(const websock_options *opts, wsgo_ctx *ctx, bool with_upgrade, uintptr_t *out);
 wsgo_rc wsgo_dispatch(uintptr_t s, wsgo_ctx *c, size_t max, size_t *n);
-wsgo_rc wsgo_wait_dispatch(uintptr_t s, wsgo_ctx *c, size_t max, int64_t timeout_ms, size_t *n);
 wsgo_rc wsgo_conn_tags(uintptr_t s, uint64_t id, wsgo_ctx *c, size_t *count);
 
 static inline void wsgo_server_free(uintptr_t s) { websock_server_free(WSGO_S(s)); }
+static inline wsgo_rc wsgo_event_fd(uintptr_t s, int *fd) { return wsgo_ret(websock_server_event_fd(WSGO_S(s), fd)); }
 static inline wsgo_rc wsgo_stop(uintptr_t s, uint32_t ms) { return wsgo_ret(websock_server_stop(WSGO_S(s), ms)); }
 static inline wsgo_rc wsgo_local_addr(uintptr_t s, char *buf, size_t cap, size_t *len) { return wsgo_ret(websock_server_local_addr(WSGO_S(s), buf, cap, len)); }
 static inline wsgo_rc wsgo_stats(uintptr_t s, websock_stats *out) { return wsgo_ret(websock_server_stats(WSGO_S(s), out)); }
