@@ -131,6 +131,20 @@ fn bad_input_returns_exact_error_codes() {
     assert!(stdout.lines().any(|l| l.ends_with(" passed, 0 failed")), "{stdout}");
 }
 
+/// The complete example of websock(3) must compile as printed (roff escapes undone).
+#[test]
+fn man_page_example_compiles() {
+    let page = std::fs::read_to_string(root().join("bindings-c/man/websock.3")).unwrap();
+    let start = page.find("\n.EX\n").expect("websock(3) has an example") + 5;
+    let end = start + page[start..].find("\n.EE\n").unwrap();
+    let code = page[start..end].replace("\\en", "\\n").replace("\\-", "-");
+    let dir = std::env::temp_dir().join(format!("websock-c-man-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("websock3_example.c");
+    std::fs::write(&src, code).unwrap();
+    compile("websock3_example", &[src]);
+}
+
 #[test]
 fn echo_example_with_real_client() {
     let exe = compile("echo", &[root().join("examples/c/echo.c")]);

@@ -164,8 +164,9 @@ int main(int argc, char **argv)
     printf("READY %u\n", port);
     fflush(stdout);
     pthread_create(&waiter, NULL, signal_thread, NULL);
-    pthread_detach(waiter);
     rc = websock_server_run(g_server);
+    pthread_kill(waiter, SIGTERM); /* wake the signal thread if it still waits, then join */
+    pthread_join(waiter, NULL);
     websock_server_free(g_server);
     return rc == WEBSOCK_RESULT_OK ? 0 : 1;
 }

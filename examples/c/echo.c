@@ -88,8 +88,11 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     pthread_create(&waiter, NULL, signal_thread, NULL);
-    pthread_detach(waiter);
     rc = websock_server_run(g_server); /* returns after the graceful shutdown */
+    /* Wake the signal thread if it is still waiting (run() may end for other reasons)
+     * and join it, so no thread outlives main. */
+    pthread_kill(waiter, SIGTERM);
+    pthread_join(waiter, NULL);
     fprintf(stderr, "echoed %lu messages\n", *count);
     websock_server_free(g_server);
     return rc == WEBSOCK_RESULT_OK ? 0 : 1;

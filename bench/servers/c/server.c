@@ -176,8 +176,9 @@ int main(void)
     printf("READY\n");
     fflush(stdout);
     pthread_create(&waiter, NULL, signal_thread, NULL);
-    pthread_detach(waiter);
     rc = websock_server_run(g_server);
+    pthread_kill(waiter, SIGTERM); /* wake the signal thread if it still waits, then join */
+    pthread_join(waiter, NULL);
     websock_server_free(g_server);
     free(g_roles.keys);
     free(g_roles.vals);
