@@ -131,6 +131,27 @@ fn bad_input_returns_exact_error_codes() {
     assert!(stdout.lines().any(|l| l.ends_with(" passed, 0 failed")), "{stdout}");
 }
 
+/// The whole bad-input and lifecycle run again under valgrind: stale handles, rejected
+/// arguments and freed servers must not read freed memory or leak.
+#[test]
+fn bad_input_under_valgrind() {
+    let exe = compile("bad_input_vg", &[root().join("bindings-c/tests/c/bad_input.c")]);
+    let out = Command::new("valgrind")
+        .args(["--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite,possible", "-q"])
+        .arg(&exe)
+        .output()
+        .expect("valgrind runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "valgrind/bad_input failed ({}):\n{}\n{}",
+        out.status,
+        stdout.lines().filter(|l| !l.starts_with("ok ")).collect::<Vec<_>>().join("\n"),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.lines().any(|l| l.ends_with(" passed, 0 failed")), "{stdout}");
+}
+
 /// The complete example of websock(3) must compile as printed (roff escapes undone).
 #[test]
 fn man_page_example_compiles() {
