@@ -1,0 +1,224 @@
+// Public TypeScript types of websock for Node.js (lib/index.js). Typed EventEmitter
+// events; every option mirrors the core's `Options` (times in milliseconds).
+/// <reference types="node" />
+import { EventEmitter } from 'node:events';
+
+export type Data = string | Buffer | ArrayBuffer | ArrayBufferView;
+
+export interface TlsOptions {
+  /** PEM certificate chain, leaf first. */
+  cert: string | Buffer;
+  /** PEM private key (PKCS#8, PKCS#1 or SEC1). */
+  key: string | Buffer;
+}
+
+export interface Limits {
+  /** Largest message (bytes); bigger ones close with 1009. Default 64 MiB. */
+  maxMessageSize?: number;
+  maxFrameSize?: number;
+  /** Largest request head (bytes); bigger gets 431. Default 8 KiB. */
+  maxRequestHead?: number;
+  /** ms; default 10000. */
+  handshakeTimeout?: number;
+  /** ms to wait for the peer's close frame; default 5000. */
+  closeTimeout?: number;
+}
+
+export interface Keepalive {
+  /** Ping after this many ms of silence; null/false turns pings off. Default 30000. */
+  pingInterval?: number | null | false;
+  /** Close after this many ms without traffic from the peer; null/false: never. Default 120000. */
+  idleTimeout?: number | null | false;
+}
+
+export interface Backpressure {
+  /** Most bytes queued per connection before `policy` applies. Default 64 MiB. */
+  maxBuffered?: number;
+  /** `drain` fires when the queue falls back to this. Default 64 KiB. */
+  drainThreshold?: number;
+  /** 'close' (default, with `closeCode`, 1008) or 'drop' (drop the newest message). */
+  policy?: 'close' | 'drop';
+  closeCode?: number;
+}
+
+/** Accept, optionally choosing the subprotocol, adding response headers and attaching data. */
+export interface AcceptDecision<D = unknown> {
+  subprotocol?: string;
+  headers?: Record<string, string | string[]> | Array<[string, string]>;
+  /** Becomes `conn.data`. */
+  data?: D;
+}
+
+/** Reject with this HTTP response (400-599). */
+export interface RejectDecision {
+  status: number;
+  body?: string | Buffer | Uint8Array;
+  headers?: Record<string, string | string[]> | Array<[string, string]>;
+}
+
+export type UpgradeDecision<D = unknown> = boolean | undefined | void | AcceptDecision<D> | RejectDecision;
+
+export interface ServerOptions<D = unknown> {
+  host?: string;
+  port?: number;
+  /** An already bound, listening socket descriptor; the server takes it over. */
+  fd?: number;
+  tls?: TlsOptions;
+  /** Allowed Origin values: exact or with wildcards (`https://*.example.com`, `*`). */
+  origins?: string[];
+  /** Subprotocols the server speaks, in preference order. */
+  subprotocols?: string[];
+  /** Request headers kept on `conn.request` after the upgrade: names, or true for all. */
+  keepHeaders?: string[] | true;
+  /** Proxies whose X-Forwarded-For / X-Real-IP are believed for `request.clientIp`. */
+  trustedProxies?: string[];
+  /** Event-loop threads; 0 (default) = one per CPU. */
+  loops?: number;
+  backlog?: number;
+  reusePort?: boolean;
+  limits?: Limits;
+  /** `false` turns pings and the idle timeout off. */
+  keepalive?: Keepalive | false;
+  backpressure?: Backpressure;
+  /** Default grace period of `close()` in ms (5000). */
+  closeTimeout?: number;
+  /**
+   * Decides each upgrade before it happens (may be async). Return/resolve true or
+   * nothing to accept, false for 403, `{ status, body }` to reject, `{ subprotocol,
+   * headers, data }` to accept with those. Throwing an error with a numeric `status`
+   * rejects with it; any other error gives 500.
+   */
+  upgrade?: (request: Request) => UpgradeDecision<D> | Promise<UpgradeDecision<D>>;
+}
+
+export declare class Request {
+  readonly method: string;
+  /** Path plus `?query` as sent. */
+  readonly url: string;
+  readonly path: string;
+  /** Without the `?`; '' when none. */
+  readonly query: string;
+  /** Lower-case names. In the upgrade hook: all headers; afterwards: the kept ones. */
+  readonly headers: Record<string, string>;
+  readonly rawHeaders: string[];
+  header(name: string): string | undefined;
+  cookie(name: string): string | undefined;
+  readonly subprotocol: string | null;
+  readonly offeredSubprotocols: string[];
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly clientIp: string;
+}
+
+export type ReadyState = 0 | 1 | 2 | 3;
+export declare const CONNECTING: 0;
+export declare const OPEN: 1;
+export declare const CLOSING: 2;
+export declare const CLOSED: 3;
+
+export declare class Connection<D = unknown> {
+  static readonly CONNECTING: 0;
+  static readonly OPEN: 1;
+  static readonly CLOSING: 2;
+  static readonly CLOSED: 3;
+  readonly server: Server<D>;
+  /** Names this connection in every thread (see `attach`). */
+  readonly id: number;
+  readonly request: Request;
+  /** The `data` the upgrade hook accepted with. */
+  data: D | undefined;
+  readonly readyState: ReadyState;
+  readonly isOpen: boolean;
+  readonly remoteAddress: string;
+  /** Tags in the order they were added. */
+  readonly tags: string[];
+  /** Bytes queued and not yet written. */
+  readonly bufferedAmount: number;
+  /** string → text frame, bytes → binary frame. False when the connection is gone. */
+  send(data: Data): boolean;
+  ping(data?: string | Buffer | Uint8Array): boolean;
+  close(code?: number, reason?: string): boolean;
+  /** False if the tag was already there (or the connection is gone). */
+  tag(tag: string): boolean;
+  untag(tag: string): boolean;
+}
+
+export type CloseWhy = 'peer' | 'local' | 'abnormal' | 'timeout' | 'protocol_error' | 'slow_consumer' | 'shutdown';
+
+export interface Stats {
+  connections: number;
+  accepted: number;
+  opened: number;
+  rejected: number;
+  messagesIn: number;
+  messagesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  dropped: number;
+  protocolErrors: number;
+  loops: number;
+}
+
+export interface AddressInfo {
+  address: string;
+  port: number;
+}
+
+/** Operations that work from any thread: `server.sendByTag` and, in a worker, `attach(id)`. */
+export declare class ServerHandle {
+  readonly handleId: number;
+  send(id: number, data: Data): boolean;
+  close(id: number, code?: number, reason?: string): boolean;
+  tag(id: number, tag: string): boolean;
+  untag(id: number, tag: string): boolean;
+  tagsOf(id: number): string[];
+  isOpen(id: number): boolean;
+  /** One frame, encoded once, to every connection with the tag. Returns how many had it. */
+  sendByTag(tag: string, data: Data): number;
+  broadcast(data: Data): number;
+  closeByTag(tag: string, code?: number, reason?: string): number;
+  countByTag(tag: string): number;
+  stats(): Stats;
+}
+
+/** A handle on a server of this process, from any thread (pass `server.handleId` to a worker). */
+export declare function attach(handleId: number): ServerHandle;
+
+export interface ServerEvents<D> {
+  listening: [address: AddressInfo];
+  open: [conn: Connection<D>, request: Request];
+  message: [conn: Connection<D>, data: string | Buffer, isText: boolean];
+  close: [conn: Connection<D>, code: number, reason: string, why: CloseWhy];
+  drain: [conn: Connection<D>];
+  /** An upgrade hook failed (only emitted when listened to). */
+  error: [err: Error];
+  /** Every connection has closed after `close()`. */
+  shutdown: [];
+}
+
+export declare class Server<D = unknown> extends EventEmitter {
+  constructor(options?: ServerOptions<D>);
+  /** Open connections by id. */
+  readonly connections: Map<number, Connection<D>>;
+  readonly port: number | undefined;
+  /** Give it to a worker thread: `attach(handleId)` there. */
+  readonly handleId: number | undefined;
+  listen(): Promise<AddressInfo>;
+  address(): AddressInfo | null;
+  /** Graceful: 1001 to every client, then resolves; the process may exit afterwards. */
+  close(timeout?: number): Promise<void>;
+  unref(): this;
+  ref(): this;
+  sendByTag(tag: string, data: Data): number;
+  broadcast(data: Data): number;
+  closeByTag(tag: string, code?: number, reason?: string): number;
+  countByTag(tag: string): number;
+  stats(): Stats;
+
+  on<E extends keyof ServerEvents<D>>(event: E, listener: (...args: ServerEvents<D>[E]) => void): this;
+  once<E extends keyof ServerEvents<D>>(event: E, listener: (...args: ServerEvents<D>[E]) => void): this;
+  off<E extends keyof ServerEvents<D>>(event: E, listener: (...args: ServerEvents<D>[E]) => void): this;
+  addListener<E extends keyof ServerEvents<D>>(event: E, listener: (...args: ServerEvents<D>[E]) => void): this;
+  removeListener<E extends keyof ServerEvents<D>>(event: E, listener: (...args: ServerEvents<D>[E]) => void): this;
+  emit<E extends keyof ServerEvents<D>>(event: E, ...args: ServerEvents<D>[E]): boolean;
+}
