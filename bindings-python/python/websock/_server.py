@@ -14,7 +14,10 @@ import asyncio
 import atexit
 import inspect
 import logging
+import os
+import sys
 import threading
+import time
 import weakref
 from collections import deque
 from typing import Any, Awaitable, Callable, Iterable, Sequence, TypeVar, Union
@@ -348,22 +351,25 @@ class Server:
         if self._done.is_set():
             return  # already shut down and every event delivered
         self._dispatcher = threading.get_ident()
-        restore = _enter_batch_scheduling() if self._batch_scheduling else None
+        sched = _AdaptiveBatchScheduling() if self._batch_scheduling else None
         next_batch = native.next_batch
         dispatch = self._dispatch
         size = self._batch
+        clock = time.monotonic
         try:
             while True:
                 try:
                     if dispatch(next_batch(size, None)):
                         break
+                    if sched is not None and clock() >= sched.next_check:
+                        sched.check(clock())
                 except KeyboardInterrupt:
                     # Ctrl-C: shut down gracefully and keep dispatching the close events.
                     native.begin_shutdown(1.0)
         finally:
             self._dispatcher = None
-            if restore is not None:
-                restore()
+            if sched is not None:
+                sched.leave()
         native.wait_stopped(5.0)
 
     def stop(self, deadline: float = 5.0) -> None:
@@ -619,11 +625,67 @@ class Server:
         await self.wait_closed()
 
 
+class _AdaptiveBatchScheduling:
+    """SCHED_BATCH for the dispatching thread while it pays off.
+
+    SCHED_BATCH stops the dispatcher from preempting a Rust loop that has just queued the
+    first event of its turn, so batches are whole turns. But the dispatcher then also
+    waits for the time slice of any *other* busy process on its CPU before it runs. Every
+    quarter second this reads the thread's run-queue wait (/proc/thread-self/schedstat):
+    when the mean wait per wake-up says other processes hold the CPU (over 0.5 ms: our own
+    loop's turn takes far less), it returns to the normal policy and tries batch mode
+    again two seconds later."""
+
+    INTERVAL = 0.25
+    RETRY = 2.0
+    MAX_WAIT_PER_SLICE = 0.0005
+    MIN_SLICES = 50  # judge only busy intervals (an idle server wakes rarely)
+
+    def __init__(self) -> None:
+        self.restore = _enter_batch_scheduling()
+        self.next_check = time.monotonic() + self.INTERVAL
+        self.retry_at = 0.0
+        self.last = _schedstat()
+        self.debug = bool(os.environ.get("WEBSOCK_SCHED_DEBUG"))
+
+    def check(self, now: float) -> None:
+        self.next_check = now + self.INTERVAL
+        cur = _schedstat()
+        if self.restore is None:
+            if self.retry_at and now >= self.retry_at:
+                self.restore = _enter_batch_scheduling()
+                self.last = cur
+            return
+        if cur is None or self.last is None:
+            return
+        waited = (cur[1] - self.last[1]) / 1e9
+        slices = cur[2] - self.last[2]
+        self.last = cur
+        if self.debug:
+            print(f"websock sched: batch wait/slice {waited / max(slices, 1) * 1e6:.0f} us over {slices} slices", file=sys.stderr)
+        if slices >= self.MIN_SLICES and waited / slices > self.MAX_WAIT_PER_SLICE:
+            self.leave()
+            self.retry_at = now + self.RETRY
+
+    def leave(self) -> None:
+        if self.restore is not None:
+            self.restore()
+            self.restore = None
+
+
+def _schedstat() -> tuple[int, int, int] | None:
+    """(ns on CPU, ns waiting on the run queue, time slices) of the calling thread."""
+    try:
+        with open("/proc/thread-self/schedstat", "rb") as f:
+            a, b, c = f.read().split()[:3]
+        return int(a), int(b), int(c)
+    except (OSError, ValueError):
+        return None
+
+
 def _enter_batch_scheduling() -> Callable[[], None] | None:
     """Put the calling thread under SCHED_BATCH; returns how to undo it (None when the
     platform has no such policy or refuses)."""
-    import os
-
     batch = getattr(os, "SCHED_BATCH", None)
     if batch is None or not hasattr(os, "sched_setscheduler"):
         return None
