@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test.sh - the one entry point for the C ABI: installs what it needs (apt: gcc,
+# test.sh - the one entry point for the C ABI: installs what it needs (apt: gcc, openssl,
 # valgrind, groff, pkg-config, FFI::Platypus; cbindgen 0.29.4 from crates.io; Python
 # `websockets` in bindings-c/.venv), checks the committed header against a fresh
 # cbindgen run, lints the man pages, checks `make install` + pkg-config, then runs
@@ -19,6 +19,7 @@ command -v gcc >/dev/null || need+=(gcc)
 command -v valgrind >/dev/null || need+=(valgrind)
 command -v groff >/dev/null || need+=(groff)
 command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v openssl >/dev/null || need+=(openssl)
 perl -MFFI::Platypus -e1 2>/dev/null || need+=(libffi-platypus-perl)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
