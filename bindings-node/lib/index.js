@@ -156,7 +156,12 @@ class Connection {
   /** Queues a message (string → text, bytes → binary). Never blocks. Returns false when the
    * connection is gone. Watch `bufferedAmount` and the `drain` event for backpressure. */
   send(data) {
-    return call(() => sendVia(this._h, this.id, data));
+    if (this.readyState === CLOSED) return false;
+    try {
+      return sendVia(this._h, this.id, data);
+    } catch (e) {
+      throw wrapError(e);
+    }
   }
   ping(data = Buffer.alloc(0)) {
     return call(() => this._h.ping(this.id, toBytes(typeof data === 'string' ? Buffer.from(data) : data)));
@@ -169,6 +174,7 @@ class Connection {
   }
   /** Adds a tag; false if it was already there (or the connection is gone). */
   tag(tag) {
+    if (this.readyState === CLOSED) return false;
     return call(() => this._h.tag(this.id, checkTag(tag))) === 1;
   }
   untag(tag) {

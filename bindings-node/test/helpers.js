@@ -5,8 +5,17 @@ const net = require('node:net');
 const WebSocket = require('ws');
 const { Server } = require('..');
 
+const started = new Set();
+
+/** Closes every server a test started (a failed assertion must not leave the test
+ * process hanging on a live server). */
+function closeAll() {
+  return Promise.all([...started].map((s) => s.close(200)));
+}
+
 async function startServer(opts = {}) {
   const server = new Server({ host: '127.0.0.1', port: 0, loops: 2, ...opts });
+  started.add(server);
   const { port } = await server.listen();
   return { server, port, url: `ws://127.0.0.1:${port}` };
 }
@@ -63,4 +72,4 @@ function closed(ws) {
   return within(5000, 'client close', new Promise((resolve) => ws.once('close', (code, reason) => resolve([code, reason.toString()]))));
 }
 
-module.exports = { startServer, next, connect, rawHttp, closed, within, WebSocket };
+module.exports = { closeAll, startServer, next, connect, rawHttp, closed, within, WebSocket };

@@ -7,6 +7,8 @@ const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { Worker } = require('node:worker_threads');
 const { startServer, next, connect } = require('./helpers');
+const { closeAll } = require('./helpers');
+test.after(closeAll);
 const { attach } = require('..');
 
 function runChild(script, limitMs) {

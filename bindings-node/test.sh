@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Entry point of the Node binding's checks: install (npm ci; its install script builds the
+# native addon from source with `napi build --release`), link the examples to the package
+# the way a user would (`npm install` of the folder), type-check the examples with
+# `tsc --noEmit`, then run the node:test suite (real `ws` clients over loopback).
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+command -v node >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
+command -v cargo >/dev/null || { echo "test.sh: cargo (Rust) is needed to build the addon" >&2; exit 1; }
+
+cd "$HERE"
+echo "== npm ci (builds the native addon)"
+npm ci --no-audit --no-fund --loglevel=error
+echo "== examples: npm install of the package folder"
+(cd "$ROOT/examples/node" && npm install --no-audit --no-fund --no-package-lock --loglevel=error)
+echo "== tsc --noEmit on the examples"
+npx tsc --noEmit -p "$ROOT/examples/node/tsconfig.json"
+echo "== node --test"
+node --test test/*.test.js
