@@ -343,8 +343,10 @@ class Server:
         ``SCHED_BATCH`` until ``run()`` returns: when a Rust loop queues an event, the
         waking dispatcher no longer preempts that loop, which finishes its turn first, so
         one wake-up carries a whole turn's events instead of one or two (measured on a
-        shared CPU: about a third less CPU per echoed message; see BENCH-NOTES.md). The
-        thread's previous policy is restored afterwards."""
+        shared CPU: about a third less CPU per echoed message; see BENCH-NOTES.md). While
+        other processes keep this thread waiting for the CPU it switches back to the
+        normal policy (see ``_AdaptiveBatchScheduling``). The thread's previous policy is
+        restored afterwards."""
         native = self.start()._require_native()
         if self._loop is not None:
             raise WebSocketError("this server is driven by asyncio")
