@@ -351,6 +351,8 @@ impl Loop {
                 self.flush_dirty();
             }
             self.publish();
+            let h = &*self.handler;
+            guard("on_turn_end", || h.on_turn_end());
             if self.shutdown_at.is_some() && self.me().live.load(Ordering::Relaxed) == 0 {
                 break;
             }
@@ -362,6 +364,8 @@ impl Loop {
             }
         }
         self.publish();
+        let h = &*self.handler;
+        guard("on_turn_end", || h.on_turn_end());
         self.shared.loop_finished();
     }
 
@@ -677,7 +681,11 @@ impl Loop {
         let mut ctx = Conn { id, c, io: &mut self.io };
         let h = &*self.handler;
         guard("on_close", || h.on_close(&mut ctx, &info));
-        self.shared.loops[self.io.idx].tags.lock().unwrap().remove_slot(slot);
+        // From the close event on, the id is unknown everywhere (sends fail at once rather
+        // than being dropped while the socket lingers) and its tags are gone.
+        let me = &self.shared.loops[self.io.idx];
+        me.slots.close(slot); // before the tag lock: see Server::tag
+        me.tags.lock().unwrap().remove_slot(slot);
     }
 
     /// Ends a connection: its close event (if not reported yet), its tags, its slot, its

@@ -38,6 +38,8 @@ struct Inner {
     events: VecDeque<Event>,
     signalled: bool,
     finished: bool,
+    /// Threads blocked in `wait` (the condition variable is notified only for them).
+    waiters: usize,
 }
 
 /// A queue of events with a readiness descriptor.
@@ -57,7 +59,7 @@ impl EventQueue {
         reader.set_nonblocking(true)?;
         writer.set_nonblocking(true)?;
         Ok(Arc::new(EventQueue {
-            inner: Mutex::new(Inner { events: VecDeque::new(), signalled: false, finished: false }),
+            inner: Mutex::new(Inner { events: VecDeque::new(), signalled: false, finished: false, waiters: 0 }),
             cond: Condvar::new(),
             reader,
             writer,
@@ -76,17 +78,31 @@ impl EventQueue {
     }
 
     fn push(&self, ev: Event) {
+        self.push_all(std::iter::once(ev));
+    }
+
+    /// Queues a batch with one lock and at most one wake-up.
+    fn push_all(&self, evs: impl IntoIterator<Item = Event>) {
         let mut g = self.inner.lock().unwrap();
-        if matches!(ev, Event::Shutdown) {
-            g.finished = true;
+        let was_empty = g.events.is_empty();
+        for ev in evs {
+            if matches!(ev, Event::Shutdown) {
+                g.finished = true;
+            }
+            g.events.push_back(ev);
         }
-        g.events.push_back(ev);
+        if g.events.is_empty() {
+            return;
+        }
         if !g.signalled {
             g.signalled = true;
             let _ = (&self.writer).write(&[1]);
         }
+        let wake = was_empty && g.waiters > 0;
         drop(g);
-        self.cond.notify_one();
+        if wake {
+            self.cond.notify_all();
+        }
     }
 
     /// Moves up to `max` queued events into `out`; returns how many. Never blocks.
@@ -107,16 +123,16 @@ impl EventQueue {
         let end = timeout.map(|t| Instant::now() + t);
         let mut g = self.inner.lock().unwrap();
         while g.events.is_empty() {
-            match end {
-                None => g = self.cond.wait(g).unwrap(),
-                Some(end) => {
-                    let now = Instant::now();
-                    if now >= end {
-                        return false;
-                    }
-                    g = self.cond.wait_timeout(g, end - now).unwrap().0;
-                }
+            let now = Instant::now();
+            if end.is_some_and(|end| now >= end) {
+                return false;
             }
+            g.waiters += 1;
+            g = match end {
+                None => self.cond.wait(g).unwrap(),
+                Some(end) => self.cond.wait_timeout(g, end - now).unwrap().0,
+            };
+            g.waiters -= 1;
         }
         true
     }
@@ -135,39 +151,75 @@ impl EventQueue {
     }
 }
 
+thread_local! {
+    /// Events of the current loop turn, handed to the queue together when the turn ends.
+    /// A loop thread serves one server, so one staging list per thread is unambiguous.
+    static STAGED: std::cell::RefCell<Vec<Event>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A turn with more events than this hands them over early (bounded staging memory).
+const STAGE_LIMIT: usize = 1024;
+
 /// The [`Handler`] that feeds an [`EventQueue`].
+///
+/// Events are staged on the loop thread and queued once per loop turn: one lock and one
+/// wake-up of the consuming thread per turn, not per event. Waking the consumer for the
+/// first event of a turn would let it take the CPU from the loop in the middle of the
+/// turn (measured through the C binding: 179k context switches in 2 s of echo, and 1.5x
+/// the CPU per message of staging per turn).
 pub struct QueueHandler {
     queue: Arc<EventQueue>,
 }
 
+impl QueueHandler {
+    fn stage(&self, ev: Event) {
+        let full = STAGED.with(|s| {
+            let mut s = s.borrow_mut();
+            s.push(ev);
+            s.len() >= STAGE_LIMIT
+        });
+        if full {
+            self.on_turn_end();
+        }
+    }
+}
+
 impl Handler for QueueHandler {
+    fn on_turn_end(&self) {
+        let evs = STAGED.with(|s| std::mem::take(&mut *s.borrow_mut()));
+        if !evs.is_empty() {
+            self.queue.push_all(evs);
+        }
+    }
+
     fn on_upgrade(&self, id: ConnId, request: &Request) -> Upgrade {
         if !self.queue.upgrade_hook {
             return Upgrade::accept();
         }
-        self.queue.push(Event::Upgrade { id, request: Arc::new(request.clone()) });
+        self.stage(Event::Upgrade { id, request: Arc::new(request.clone()) });
         Upgrade::Defer
     }
 
     fn on_open(&self, conn: &mut Conn<'_>) {
         let request = conn.request_arc().expect("open connections have a request");
-        self.queue.push(Event::Open { id: conn.id(), request });
+        self.stage(Event::Open { id: conn.id(), request });
     }
 
     fn on_message(&self, conn: &mut Conn<'_>, message: Message<'_>) {
         let text = message.is_text();
-        self.queue.push(Event::Message { id: conn.id(), data: message.as_bytes().to_vec(), text });
+        self.stage(Event::Message { id: conn.id(), data: message.as_bytes().to_vec(), text });
     }
 
     fn on_drain(&self, conn: &mut Conn<'_>) {
-        self.queue.push(Event::Drain { id: conn.id() });
+        self.stage(Event::Drain { id: conn.id() });
     }
 
     fn on_close(&self, conn: &mut Conn<'_>, info: &CloseInfo) {
-        self.queue.push(Event::Close { id: conn.id(), code: info.code, reason: info.reason.clone(), kind: info.kind });
+        self.stage(Event::Close { id: conn.id(), code: info.code, reason: info.reason.clone(), kind: info.kind });
     }
 
     fn on_shutdown(&self) {
+        self.on_turn_end();
         self.queue.push(Event::Shutdown);
     }
 }

@@ -173,6 +173,11 @@ pub trait Handler: Send + Sync + 'static {
     /// The connection ended; sends on it now fail. Called exactly once per `on_open`.
     fn on_close(&self, _conn: &mut Conn<'_>, _info: &CloseInfo) {}
 
+    /// A loop finished one turn (it is about to wait for the network). Called on each loop
+    /// thread after the events of the turn; handlers that batch work (the event queue of
+    /// the bindings) hand it over here.
+    fn on_turn_end(&self) {}
+
     /// The server has shut down: every loop has ended and every close event was delivered.
     /// Called once, on the thread of the last loop to end.
     fn on_shutdown(&self) {}
@@ -197,6 +202,9 @@ impl<H: Handler> Handler for std::sync::Arc<H> {
     }
     fn on_close(&self, conn: &mut Conn<'_>, info: &CloseInfo) {
         (**self).on_close(conn, info)
+    }
+    fn on_turn_end(&self) {
+        (**self).on_turn_end()
     }
     fn on_shutdown(&self) {
         (**self).on_shutdown()

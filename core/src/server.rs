@@ -284,6 +284,20 @@ impl Server {
         })
     }
 
+    fn push_batch(&self, loop_index: usize, cmds: Vec<Command>) {
+        if self.current_loop() == Some(loop_index) {
+            for c in cmds {
+                self.push(loop_index, c);
+            }
+            return;
+        }
+        let lp = &self.shared.loops[loop_index];
+        lp.commands.lock().unwrap().extend(cmds);
+        if !lp.wake_pending.swap(true, Ordering::SeqCst) {
+            let _ = lp.waker.wake();
+        }
+    }
+
     pub(crate) fn push(&self, loop_index: usize, cmd: Command) {
         let cmd = LOCAL.with(|l| {
             let mut l = l.borrow_mut();
@@ -323,6 +337,32 @@ impl Server {
         let op = if msg.is_text() { frame::OP_TEXT } else { frame::OP_BINARY };
         self.push(id.loop_index(), Command::Send { id, opcode: op, payload: msg.as_bytes().to_vec() });
         Ok(())
+    }
+
+    /// Queues many messages (to one or many connections) with one lock and at most one
+    /// wake-up per loop: what a binding's dispatch thread uses for the replies of a batch.
+    /// Stops at the first unknown connection and reports it; messages before it are queued.
+    pub fn send_many<'m>(&self, messages: impl IntoIterator<Item = (ConnId, Message<'m>)>) -> Result<()> {
+        let mut per_loop: Vec<Vec<Command>> = Vec::new();
+        let mut result = Ok(());
+        for (id, msg) in messages {
+            if let Err(e) = self.loop_of(id) {
+                result = Err(e);
+                break;
+            }
+            let op = if msg.is_text() { frame::OP_TEXT } else { frame::OP_BINARY };
+            let i = id.loop_index();
+            if per_loop.len() <= i {
+                per_loop.resize_with(i + 1, Vec::new);
+            }
+            per_loop[i].push(Command::Send { id, opcode: op, payload: msg.as_bytes().to_vec() });
+        }
+        for (i, cmds) in per_loop.into_iter().enumerate() {
+            if !cmds.is_empty() {
+                self.push_batch(i, cmds);
+            }
+        }
+        result
     }
 
     /// Sends a ping (payload up to 125 bytes).

@@ -381,11 +381,36 @@ fn event_queue_delivers_batches_and_defers_upgrades() {
     assert!(matches!(&evs[1], Event::Message { data, text: true, .. } if data == b"a"));
     assert!(matches!(&evs[2], Event::Message { data, text: false, .. } if data == b"b"));
     assert!(matches!(&evs[3], Event::Close { code: 1000, kind: CloseKind::Peer, .. }));
+    // Once the close event is seen, the id is unknown everywhere (even while the socket
+    // may still be lingering).
+    let Event::Close { id, .. } = &evs[3] else { unreachable!() };
+    assert!(matches!(s.send_text(*id, "late"), Err(websock::Error::UnknownConnection)));
     s.shutdown(Duration::from_secs(1));
     let mut evs = Vec::new();
     q.drain(64, &mut evs);
     assert!(matches!(evs.last(), Some(Event::Shutdown)));
     assert!(q.is_finished());
+}
+
+#[test]
+fn send_many_keeps_order_per_connection() {
+    let t = Arc::new(Track::default());
+    let mut o = opts();
+    o.loops = 3;
+    let s = start(o, t.clone());
+    let mut cs: Vec<Raw> = (0..6).map(|_| Raw::open(s.local_addr(), "/")).collect();
+    eventually("open", || t.opened.load(Ordering::SeqCst) == 6);
+    let ids = t.ids.lock().unwrap().clone();
+    let texts: Vec<String> = (0..50).map(|i| format!("m{i}")).collect();
+    let batch = ids.iter().flat_map(|id| texts.iter().map(move |t| (*id, Message::Text(t))));
+    s.send_many(batch).unwrap();
+    for c in cs.iter_mut() {
+        for want in &texts {
+            assert_eq!(c.read_frame().unwrap().payload, want.as_bytes());
+        }
+    }
+    let stale = ConnId::from_raw(ids[0].to_raw() ^ (1 << 40));
+    assert!(matches!(s.send_many([(stale, Message::Text("x"))]), Err(websock::Error::UnknownConnection)));
 }
 
 #[test]
