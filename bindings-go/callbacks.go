@@ -105,6 +105,7 @@ func (s *Server) deliver() {
 		case C.WSGO_EV_CLOSE:
 			if c := s.conns[id]; c != nil {
 				delete(s.conns, id)
+				c.closed.Store(true)
 				info := CloseInfo{Code: int(ev.code), Reason: string(payload), Kind: CloseKind(ev.aux)}
 				s.call(c, evClose, 0, nil, info)
 			}
