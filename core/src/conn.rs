@@ -36,6 +36,7 @@ pub(crate) const F_DIRTY: u8 = 1; // in the loop's flush list
 pub(crate) const F_WANT_DRAIN: u8 = 2; // a send reported backpressure; fire drain when low
 pub(crate) const F_PING_OUT: u8 = 4; // keepalive ping sent, no traffic since
 pub(crate) const F_WAS_OPEN: u8 = 8; // on_open ran: on_close is owed
+pub(crate) const F_PEER_CLOSED: u8 = 16; // the peer's close frame arrived: nothing left to wait for
 
 /// Bytes of an unfinished frame or request head.
 pub(crate) struct InBuf {

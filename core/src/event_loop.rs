@@ -550,7 +550,13 @@ impl Loop {
             c.last_rx = self.io.now;
             c.flags &= !F_PING_OUT;
             if c.state == State::Lingering {
+                // After our close frame we only wait for the peer's: once it is here, the
+                // closing handshake is complete and the socket can go.
                 c.inbuf = None;
+                if has_close_frame(&self.scratch[..pre + n]) {
+                    alive = false;
+                    break;
+                }
             } else if direct {
                 let mut b = c.inbuf.take().unwrap();
                 if b.filled == b.want {
@@ -633,6 +639,11 @@ impl Loop {
             c.state = State::Lingering;
             c.since = self.io.now;
             self.report_close(slot, c, CloseKind::Abnormal);
+            if c.flags & F_PEER_CLOSED != 0 {
+                return false; // both close frames exchanged: done, nothing to linger for
+            }
+            // The peer's answer may have arrived while we were flushing (reads pause then).
+            self.again.push(slot);
         }
         let threshold = self.shared.opts.backpressure.drain_threshold;
         if c.flags & F_WANT_DRAIN != 0 && after <= threshold && c.state == State::Open {
@@ -950,6 +961,18 @@ fn process(io: &mut LoopIo, h: &dyn Handler, id: ConnId, c: &mut Connection, buf
     }
 }
 
+/// Does `buf` (client frames from a frame boundary) hold a close frame?
+fn has_close_frame(mut buf: &[u8]) -> bool {
+    while let Ok(Some(h)) = frame::parse_header(buf) {
+        if h.opcode == frame::OP_CLOSE {
+            return true;
+        }
+        let Some(rest) = buf.get(h.header_len + h.payload_len as usize..) else { return false };
+        buf = rest;
+    }
+    false
+}
+
 fn save_partial(c: &mut Connection, rest: &[u8], checked: usize, total: usize) {
     let want = if total > SCRATCH { total } else { 0 };
     let mut data = Vec::with_capacity(if want > 0 { rest.len().max(SCRATCH) } else { rest.len() });
@@ -1148,6 +1171,7 @@ fn on_close_frame(io: &mut LoopIo, id: ConnId, c: &mut Connection, payload: &[u8
         c.close = Some(Box::new(CloseInfo { code, reason: reason.to_string(), kind: CloseKind::Peer }));
     }
     c.state = State::Flushing;
+    c.flags |= F_PEER_CLOSED;
     c.since = io.now;
     c.frag = None;
     io.mark_dirty(id.slot(), c);

@@ -211,3 +211,27 @@ fn ping_payload_is_echoed_exactly_and_pong_is_ignored() {
     let f = c.read_frame().unwrap();
     assert_eq!((f.opcode, f.payload), (10, payload));
 }
+
+#[test]
+fn after_a_protocol_error_the_peers_close_reply_ends_the_connection_at_once() {
+    let s = server();
+    let mut c = Raw::open(s.local_addr(), "/");
+    c.send_frame(true, 0xB, b"bad opcode");
+    assert_eq!(c.expect_close(), Some(1002));
+    c.send_close(1002, "");
+    let t = std::time::Instant::now();
+    assert!(c.sees_eof());
+    assert!(t.elapsed() < std::time::Duration::from_secs(1), "closed after {:?}", t.elapsed());
+}
+
+#[test]
+fn a_server_close_answered_by_the_peer_ends_the_connection_at_once() {
+    let s = server();
+    let mut c = Raw::open(s.local_addr(), "/");
+    c.send_text("close-me");
+    assert_eq!(c.expect_close(), Some(4000));
+    c.send_close(4000, "");
+    let t = std::time::Instant::now();
+    assert!(c.sees_eof());
+    assert!(t.elapsed() < std::time::Duration::from_secs(1), "closed after {:?}", t.elapsed());
+}
