@@ -250,6 +250,9 @@ function pem(v, name) {
 function nativeOptions(o, upgradeHook) {
   if (o === null || typeof o !== 'object') throw new TypeError('options must be an object');
   const n = { upgradeHook };
+  // How event batches reach JS: 'poll' (default) or 'tsfn' (see BENCH-NOTES.md).
+  const events = o.events ?? process.env.WEBSOCK_NODE_EVENTS;
+  if (events !== undefined && events !== '') n.events = String(events);
   if (o.fd !== undefined) {
     if (!Number.isInteger(o.fd) || o.fd < 0) throw new TypeError('fd must be a descriptor number');
     n.fd = o.fd;

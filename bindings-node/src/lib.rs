@@ -196,6 +196,9 @@ pub struct NativeOptions {
     pub slow_consumer_code: Option<u32>,
     /// Defer every upgrade to JS (the `upgrade` hook).
     pub upgrade_hook: bool,
+    /// How batches reach JS: "poll" (default: libuv polls the queue's fd on the JS thread)
+    /// or "tsfn" (a pump thread calls one threadsafe function). See BENCH-NOTES.md.
+    pub events: Option<String>,
 }
 
 fn size(v: Option<f64>, name: &str) -> Result<Option<usize>> {
@@ -318,6 +321,7 @@ const MAX_BATCH: usize = 4096;
 pub struct NativeServer {
     server: websock::Server,
     tsfn: Arc<Mutex<Option<BatchFn>>>,
+    poller: Option<*mut poll::Poller>,
     handle_id: u32,
 }
 
@@ -325,16 +329,36 @@ pub struct NativeServer {
 impl NativeServer {
     /// Binds, starts the loops and the pump. `on_events` receives flat batch arrays.
     #[napi(factory, ts_args_type = "options: NativeOptions, onEvents: (batch: any[]) => void")]
-    pub fn start(options: NativeOptions, on_events: Function<'_, Batch, ()>) -> Result<NativeServer> {
+    pub fn start(env: Env, options: NativeOptions, on_events: Function<'_, Batch, ()>) -> Result<NativeServer> {
         let opts = build_options(&options)?;
+        let use_tsfn = match options.events.as_deref() {
+            None | Some("poll") => false,
+            Some("tsfn") => true,
+            Some(m) => return Err(invalid(format!("events must be 'poll' or 'tsfn', got {m:?}"))),
+        };
         let queue = EventQueue::new(options.upgrade_hook).map_err(|e| to_napi(e.into()))?;
+        let handle_id = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
+        if !use_tsfn {
+            // Created before the server starts, so no event can be missed; freed by itself
+            // after the shutdown event.
+            let poller = unsafe { poll::Poller::start(env.raw(), on_events.raw(), queue.clone(), handle_id)? };
+            let server = match websock::Server::start(opts, Arc::new(queue.handler())) {
+                Ok(s) => s,
+                Err(e) => {
+                    unsafe { poll::Poller::stop(poller) };
+                    return Err(to_napi(e));
+                }
+            };
+            unsafe { (*poller).server = Some(server.clone()) };
+            REGISTRY.lock().unwrap().insert(handle_id, server.clone());
+            return Ok(NativeServer { server, tsfn: Arc::new(Mutex::new(None)), poller: Some(poller), handle_id });
+        }
         let tsfn: BatchFn = on_events
             .build_threadsafe_function::<Vec<Event>>()
             .callee_handled::<false>()
             .build_callback(|ctx| Ok(Batch(ctx.value)))?;
         let server = websock::Server::start(opts, Arc::new(queue.handler())).map_err(to_napi)?;
         let tsfn = Arc::new(Mutex::new(Some(tsfn)));
-        let handle_id = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
         REGISTRY.lock().unwrap().insert(handle_id, server.clone());
         {
             let (server, tsfn) = (server.clone(), tsfn.clone());
@@ -343,7 +367,7 @@ impl NativeServer {
                 .spawn(move || pump(server, queue, tsfn, handle_id))
                 .map_err(|e| to_napi(e.into()))?;
         }
-        Ok(NativeServer { server, tsfn, handle_id })
+        Ok(NativeServer { server, tsfn, poller: None, handle_id })
     }
 
     /// The bound port.
@@ -376,6 +400,11 @@ impl NativeServer {
     #[napi(js_name = "setRef")]
     #[allow(deprecated)]
     pub fn set_ref(&self, env: Env, keep_alive: bool) -> Result<()> {
+        if let Some(p) = self.poller {
+            // SAFETY: JS thread; the poller lives until its close callback, which clears
+            // `alive` first (checked inside).
+            unsafe { poll::Poller::set_ref(p, keep_alive) };
+        }
         if let Some(t) = self.tsfn.lock().unwrap().as_mut() {
             if keep_alive { t.refer(&env)? } else { t.unref(&env)? }
         }
@@ -640,5 +669,166 @@ impl Handle {
     #[napi]
     pub fn is_closing(&self) -> bool {
         self.server.is_closing()
+    }
+}
+
+// ----- poll mode: libuv watches the queue's descriptor on the JS thread -----
+
+mod poll {
+    //! The queue's readiness descriptor registered with the JS thread's own libuv loop
+    //! (a `uv_poll_t`): when it becomes readable, the callback drains the queue and calls
+    //! the JS dispatcher with `napi_make_callback` (which also runs nextTicks and
+    //! microtasks). No extra thread and no cross-thread hand-off per batch: the loop
+    //! thread's one-byte write wakes Node directly. libuv's functions are exported by the
+    //! node binary itself, as for every addon that uses libuv.
+
+    use super::*;
+    use std::ffi::{c_int, c_void};
+    use std::ptr;
+
+    const UV_POLL: c_int = 8;
+    const UV_READABLE: c_int = 1;
+
+    unsafe extern "C" {
+        fn uv_handle_size(kind: c_int) -> usize;
+        fn uv_poll_init(lp: *mut c_void, handle: *mut c_void, fd: c_int) -> c_int;
+        fn uv_poll_start(handle: *mut c_void, events: c_int, cb: unsafe extern "C" fn(*mut c_void, c_int, c_int)) -> c_int;
+        fn uv_poll_stop(handle: *mut c_void) -> c_int;
+        fn uv_close(handle: *mut c_void, cb: unsafe extern "C" fn(*mut c_void));
+        fn uv_ref(handle: *mut c_void);
+        fn uv_unref(handle: *mut c_void);
+    }
+
+    pub struct Poller {
+        env: sys::napi_env,
+        callback: sys::napi_ref,
+        async_ctx: sys::napi_async_context,
+        queue: Arc<EventQueue>,
+        pub server: Option<websock::Server>,
+        handle_id: u32,
+        /// `uv_handle_size(UV_POLL)` bytes; its first field (`data`) points back here.
+        handle: *mut c_void,
+        layout: std::alloc::Layout,
+        closing: bool,
+    }
+
+    fn check(status: sys::napi_status, what: &str) -> Result<()> {
+        if status == sys::Status::napi_ok { Ok(()) } else { Err(Error::new(Status::GenericFailure, format!("[io] {what} failed ({status})"))) }
+    }
+
+    fn uv_check(rc: c_int, what: &str) -> Result<()> {
+        if rc == 0 { Ok(()) } else { Err(Error::new(Status::GenericFailure, format!("[io] {what} failed (libuv {rc})"))) }
+    }
+
+    impl Poller {
+        /// # Safety
+        /// On the JS thread of `env`, with `func` a JS function of that env.
+        pub unsafe fn start(env: sys::napi_env, func: sys::napi_value, queue: Arc<EventQueue>, handle_id: u32) -> Result<*mut Poller> {
+            unsafe {
+                let mut lp = ptr::null_mut();
+                check(sys::napi_get_uv_event_loop(env, &mut lp), "napi_get_uv_event_loop")?;
+                let mut callback = ptr::null_mut();
+                check(sys::napi_create_reference(env, func, 1, &mut callback), "napi_create_reference")?;
+                let mut name = ptr::null_mut();
+                check(sys::napi_create_string_utf8(env, c"websock".as_ptr(), 7, &mut name), "napi_create_string_utf8")?;
+                let mut async_ctx = ptr::null_mut();
+                check(sys::napi_async_init(env, ptr::null_mut(), name, &mut async_ctx), "napi_async_init")?;
+                let layout = std::alloc::Layout::from_size_align(uv_handle_size(UV_POLL), 16).unwrap();
+                let handle = std::alloc::alloc_zeroed(layout) as *mut c_void;
+                let p = Box::into_raw(Box::new(Poller { env, callback, async_ctx, queue, server: None, handle_id, handle, layout, closing: false }));
+                *(handle as *mut *mut Poller) = p;
+                let fd = (*p).queue.fd();
+                if let Err(e) = uv_check(uv_poll_init(lp as *mut c_void, handle, fd), "uv_poll_init")
+                    .and_then(|_| uv_check(uv_poll_start(handle, UV_READABLE, on_readable), "uv_poll_start"))
+                {
+                    // Not started: nothing of libuv refers to the handle yet beyond init,
+                    // so close it the normal way.
+                    Poller::stop(p);
+                    return Err(e);
+                }
+                Ok(p)
+            }
+        }
+
+        /// Stops watching and frees everything once libuv has closed the handle.
+        /// # Safety
+        /// JS thread; `p` from `start`, not yet stopped.
+        pub unsafe fn stop(p: *mut Poller) {
+            unsafe {
+                if (*p).closing {
+                    return;
+                }
+                (*p).closing = true;
+                uv_poll_stop((*p).handle);
+                uv_close((*p).handle, on_closed);
+            }
+        }
+
+        /// # Safety
+        /// JS thread; `p` from `start`.
+        pub unsafe fn set_ref(p: *mut Poller, keep_alive: bool) {
+            unsafe {
+                // After the shutdown the handle is closing (it no longer holds the loop).
+                if (*p).closing {
+                    return;
+                }
+                if keep_alive { uv_ref((*p).handle) } else { uv_unref((*p).handle) }
+            }
+        }
+    }
+
+    unsafe extern "C" fn on_closed(handle: *mut c_void) {
+        unsafe {
+            let p = Box::from_raw(*(handle as *mut *mut Poller));
+            sys::napi_delete_reference(p.env, p.callback);
+            sys::napi_async_destroy(p.env, p.async_ctx);
+            std::alloc::dealloc(p.handle as *mut u8, p.layout);
+        }
+    }
+
+    unsafe extern "C" fn on_readable(handle: *mut c_void, _status: c_int, _events: c_int) {
+        unsafe {
+            let p = *(handle as *mut *mut Poller);
+            let pr = &mut *p;
+            if pr.closing {
+                return;
+            }
+            let mut batch = Vec::with_capacity(64);
+            pr.queue.drain(MAX_BATCH, &mut batch);
+            if let Some(server) = &pr.server {
+                batch.retain(|ev| keep_event(server, ev));
+            }
+            if batch.is_empty() {
+                return;
+            }
+            let finished = batch.iter().any(|e| matches!(e, Event::Shutdown));
+            if finished {
+                REGISTRY.lock().unwrap().remove(&pr.handle_id);
+            }
+            let env = pr.env;
+            let mut scope = ptr::null_mut();
+            sys::napi_open_handle_scope(env, &mut scope);
+            let mut func = ptr::null_mut();
+            sys::napi_get_reference_value(env, pr.callback, &mut func);
+            // napi_make_callback wants an object as `this`.
+            let mut recv = ptr::null_mut();
+            sys::napi_get_global(env, &mut recv);
+            match Batch::to_napi_value(env, Batch(batch)) {
+                Ok(arr) => {
+                    let mut result = ptr::null_mut();
+                    let st = sys::napi_make_callback(env, pr.async_ctx, recv, func, 1, &arr, &mut result);
+                    if st == sys::Status::napi_pending_exception {
+                        let mut exc = ptr::null_mut();
+                        sys::napi_get_and_clear_last_exception(env, &mut exc);
+                        sys::napi_fatal_exception(env, exc);
+                    }
+                }
+                Err(e) => eprintln!("websock: could not convert an event batch: {e}"),
+            }
+            sys::napi_close_handle_scope(env, scope);
+            if finished {
+                Poller::stop(p);
+            }
+        }
     }
 }
