@@ -5,7 +5,7 @@
 use std::ffi::{c_char, c_int};
 use std::time::Duration;
 
-use websock::{Backpressure, KeepHeaders, Keepalive, Limits, SlowConsumerPolicy, TlsConfig};
+use websock::{Backpressure, Compression, CompressionMode, KeepHeaders, Keepalive, Limits, SlowConsumerPolicy, TlsConfig};
 
 use crate::error::{FfiResult, err, fail, from_core, guard, websock_result};
 use crate::util::{bytes, cstr};
@@ -26,6 +26,7 @@ pub struct websock_options {
     pub(crate) limits: Limits,
     pub(crate) keepalive: Keepalive,
     pub(crate) backpressure: Backpressure,
+    pub(crate) compression: Compression,
 }
 
 /// What a connection gets when its outbound queue would pass max_buffered.
@@ -36,6 +37,24 @@ pub enum websock_slow_policy {
     Close = 0,
     /// Drop the message that does not fit; keep the connection.
     DropNewest = 1,
+}
+
+/// permessage-deflate (RFC 7692) mode of a server; see websock_options_set_compression().
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum websock_compression_mode {
+    /// Decline every offer: no compression (the default).
+    Disabled = 0,
+    /// No compression window is kept between messages (the response always carries
+    /// server_no_context_takeover and client_no_context_takeover): 0 bytes per idle
+    /// connection; each loop keeps one compressor per window size in use (~270 KB) and
+    /// one decompressor (~45 KB). A broadcast or by-tag send is compressed once.
+    Shared = 1,
+    /// Each connection keeps its compression context between messages with a window of
+    /// 2^window_bits bytes (9..15: 512 B .. 32 KiB): better ratios for streams of similar
+    /// messages, at up to 2 x 2^window_bits bytes per connection (our output window and
+    /// the client's input window). Past max_dedicated connections new ones get SHARED.
+    Dedicated = 2,
 }
 
 impl websock_options {
@@ -55,6 +74,7 @@ impl websock_options {
             limits: d.limits,
             keepalive: d.keepalive,
             backpressure: d.backpressure,
+            compression: d.compression,
         }
     }
 
@@ -76,6 +96,7 @@ impl websock_options {
         o.limits = self.limits.clone();
         o.keepalive = self.keepalive.clone();
         o.backpressure = self.backpressure.clone();
+        o.compression = self.compression.clone();
         o
     }
 }
@@ -349,5 +370,69 @@ pub unsafe extern "C" fn websock_options_set_backpressure(
         };
         o.backpressure = Backpressure { max_buffered, drain_threshold, policy };
         Ok(())
+    })
+}
+
+/// Checks a candidate compression setting with the core's own rules, then stores it.
+fn set_compression(o: &mut websock_options, c: Compression) -> FfiResult {
+    c.validate().map_err(|m| fail(websock_result::InvalidArgument, m))?;
+    o.compression = c;
+    Ok(())
+}
+
+/// permessage-deflate (RFC 7692). `mode` is a websock_compression_mode value (an
+/// integer, so a bad value is an error, not undefined behaviour): DISABLED (default),
+/// SHARED (no per-connection memory), or DEDICATED with a window of 2^window_bits bytes
+/// (window_bits 9..15, ignored by the other modes). Memory cost per mode: see
+/// websock_compression_mode and websock_options(3). Threshold, level and the dedicated cap
+/// keep their values. Errors: INVALID_ARGUMENT (mode, window_bits).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn websock_options_set_compression(
+    opts: *mut websock_options,
+    mode: u32,
+    window_bits: u8,
+) -> websock_result {
+    with_opts(opts, |o| {
+        let mode = match mode {
+            0 => CompressionMode::Disabled,
+            1 => CompressionMode::Shared,
+            2 => CompressionMode::Dedicated { window_bits },
+            _ => return Err(fail(websock_result::InvalidArgument, "unknown websock_compression_mode")),
+        };
+        let mut c = o.compression.clone();
+        c.mode = mode;
+        set_compression(o, c)
+    })
+}
+
+/// Messages shorter than `bytes` are sent uncompressed (default 1024; 0 compresses every
+/// message). Compressing a few dozen bytes costs more CPU than it saves on the wire.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn websock_options_set_compression_threshold(opts: *mut websock_options, bytes: usize) -> websock_result {
+    with_opts(opts, |o| {
+        let mut c = o.compression.clone();
+        c.threshold = bytes;
+        set_compression(o, c)
+    })
+}
+
+/// zlib level: 1 (fastest) .. 9 (smallest); default 6. Errors: INVALID_ARGUMENT.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn websock_options_set_compression_level(opts: *mut websock_options, level: u8) -> websock_result {
+    with_opts(opts, |o| {
+        let mut c = o.compression.clone();
+        c.level = level;
+        set_compression(o, c)
+    })
+}
+
+/// Most connections (server-wide) that may hold a DEDICATED compression context at once
+/// (default 10000); the rest are negotiated as SHARED. 0 makes every connection SHARED.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn websock_options_set_max_dedicated_compression(opts: *mut websock_options, max: usize) -> websock_result {
+    with_opts(opts, |o| {
+        let mut c = o.compression.clone();
+        c.max_dedicated = max;
+        set_compression(o, c)
     })
 }

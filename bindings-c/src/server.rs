@@ -26,9 +26,8 @@ pub struct websock_server {
 
 /// A connection id: names one connection for its whole life, valid in every thread, and
 /// never reused for another connection. Once the connection is gone every call with it
-/// returns WEBSOCK_RESULT_UNKNOWN_CONNECTION. The close event may come a little earlier
-/// (closing handshake done, socket still lingering): sends made then are accepted and
-/// dropped.
+/// returns WEBSOCK_RESULT_UNKNOWN_CONNECTION; that holds from its close event on (also
+/// while the socket may still be lingering).
 pub type websock_conn_id = u64;
 
 /// Return value of on_upgrade: answer later with websock_accept_upgrade() or
@@ -471,9 +470,15 @@ pub struct websock_stats {
     pub protocol_errors: u64,
     /// Event loops of the server (the same in the total and in each loop's entry).
     pub loops: u64,
+    /// Bytes of compression history held by DEDICATED permessage-deflate contexts (as of
+    /// each loop's last timer sweep, at most about a second old).
+    pub compression_bytes: u64,
+    /// Connections holding a DEDICATED compression context now (server-wide: the same in
+    /// the total and in each loop's entry).
+    pub dedicated_compression: u64,
 }
 
-fn stats_of(s: &websock::LoopStats, loops: usize) -> websock_stats {
+fn stats_of(s: &websock::LoopStats, loops: usize, dedicated: usize) -> websock_stats {
     websock_stats {
         connections: s.connections,
         accepted: s.accepted,
@@ -486,6 +491,8 @@ fn stats_of(s: &websock::LoopStats, loops: usize) -> websock_stats {
         dropped: s.dropped,
         protocol_errors: s.protocol_errors,
         loops: loops as u64,
+        compression_bytes: s.compression_bytes,
+        dedicated_compression: dedicated as u64,
     }
 }
 
@@ -496,7 +503,7 @@ pub unsafe extern "C" fn websock_server_stats(server: *const websock_server, out
         let out = out_ptr(out)?;
         let inner = registry::get(server)?;
         let s = inner.server.stats();
-        unsafe { *out = stats_of(&s.total, s.loops.len()) };
+        unsafe { *out = stats_of(&s.total, s.loops.len(), s.dedicated_compression) };
         Ok(())
     })
 }
@@ -515,7 +522,7 @@ pub unsafe extern "C" fn websock_server_loop_stats(
         let Some(l) = s.loops.get(index) else {
             return Err(fail(websock_result::InvalidArgument, format!("the server has {} loops", s.loops.len())));
         };
-        unsafe { *out = stats_of(l, s.loops.len()) };
+        unsafe { *out = stats_of(l, s.loops.len(), s.dedicated_compression) };
         Ok(())
     })
 }

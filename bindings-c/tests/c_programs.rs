@@ -250,3 +250,31 @@ fn perl_platypus_echo() {
     assert!(st.success(), "perl echo exited with {st}: {err}");
     assert!(err.contains("shut down"), "{err}");
 }
+
+/// permessage-deflate negotiated with a real client (`websockets` offers it by default) in
+/// each mode set through the C options; the client checks the answer, round-trips large
+/// messages, and reads the server's counters (wire bytes, dedicated contexts).
+fn deflate_mode(mode: &str) {
+    let exe = compile(&format!("deflate_{}", mode.replace(':', "_")), &[root().join("bindings-c/tests/c/deflate.c")]);
+    let mut cmd = Command::new(exe);
+    cmd.arg(mode);
+    let s = Server::start(cmd, None);
+    client(&format!("deflate-{mode}"), s.port);
+    let (st, err) = s.stop();
+    assert!(st.success(), "deflate server ({mode}) exited with {st}: {err}");
+}
+
+#[test]
+fn deflate_shared_with_real_client() {
+    deflate_mode("shared");
+}
+
+#[test]
+fn deflate_dedicated_with_real_client() {
+    deflate_mode("dedicated:12");
+}
+
+#[test]
+fn deflate_off_declines_the_offer() {
+    deflate_mode("off");
+}

@@ -1,5 +1,5 @@
 """Real WebSocket client (the `websockets` library) that drives the C and Perl example
-servers in the tests: `client.py echo|chat|pubsub PORT`. Exits non-zero on the first
+servers in the tests: `client.py echo|chat|pubsub|perl|tls-echo|deflate-MODE PORT`. Exits non-zero on the first
 mismatch (an assertion), printing what differed."""
 import asyncio
 import sys
@@ -110,6 +110,72 @@ async def perl(port):
     print("perl ok")
 
 
+async def ask_stats(ws):
+    await ws.send("stats")
+    return {k: int(v) for k, v in (kv.split("=") for kv in (await recv(ws)).split())}
+
+
+async def deflate(port, mode):
+    """The server runs tests/c/deflate.c with MODE off | shared | dedicated:BITS. The
+    `websockets` client offers permessage-deflate by default; check the answer, that large
+    messages round-trip, and (from the server's own counters) that they crossed the wire
+    compressed in both directions."""
+    url = f"ws://127.0.0.1:{port}/"
+    record = '{"user": "alice", "room": "lobby", "text": "hello there", "seq": %d}'
+    big = "[" + ",".join(record % i for i in range(2000)) + "]"
+    async with websockets.connect(url, max_size=None) as ws:
+        ext = ws.response.headers.get("Sec-WebSocket-Extensions")
+        if mode == "off":
+            assert ext is None, f"compression off but the server answered {ext!r}"
+        else:
+            assert ext is not None and ext.startswith("permessage-deflate"), ext
+            if mode == "shared":
+                assert "server_no_context_takeover" in ext and "client_no_context_takeover" in ext, ext
+            else:
+                assert f"server_max_window_bits={mode.split(':')[1]}" in ext, ext
+        sent = 0
+        for i in range(10):
+            msg = big + str(i)
+            await ws.send(msg)
+            assert await recv(ws) == msg, f"compressed echo {i} differs"
+            sent += len(msg)
+        await ws.send(big.encode())
+        assert await recv(ws) == big.encode(), "binary compressed echo differs"
+        sent += len(big)
+        await ws.send("hi")  # below the threshold: goes uncompressed
+        assert await recv(ws) == "hi"
+        st = await ask_stats(ws)
+        if mode == "off":
+            assert st["bytes_in"] > sent and st["bytes_out"] > sent, st
+        else:
+            # The JSON-like text compresses > 10x: both directions must show it.
+            assert st["bytes_in"] < sent // 5 and st["bytes_out"] < sent // 5, (sent, st)
+        if mode.startswith("dedicated"):
+            assert st["dedicated_compression"] == 1, st
+            for _ in range(40):  # compression_bytes is refreshed by the loop's timer sweep
+                if st["compression_bytes"] > 0:
+                    break
+                await asyncio.sleep(0.1)
+                st = await ask_stats(ws)
+            assert st["compression_bytes"] > 0, st
+        else:
+            assert st["dedicated_compression"] == 0 and st["compression_bytes"] == 0, st
+    # The dedicated context went with its connection (asked without compression).
+    async with websockets.connect(url, compression=None) as ws:
+        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
+        st = await ask_stats(ws)
+        assert st["dedicated_compression"] == 0, st
+        await ws.send("stop")
+        try:
+            await asyncio.wait_for(ws.recv(), timeout=5)
+        except websockets.ConnectionClosed:
+            pass
+    print(f"deflate {mode} ok")
+
+
 if __name__ == "__main__":
     mode, port = sys.argv[1], int(sys.argv[2])
-    asyncio.run({"echo": echo, "chat": chat, "pubsub": pubsub, "perl": perl, "tls-echo": tls_echo}[mode](port))
+    if mode.startswith("deflate-"):
+        asyncio.run(deflate(port, mode[len("deflate-"):]))
+    else:
+        asyncio.run({"echo": echo, "chat": chat, "pubsub": pubsub, "perl": perl, "tls-echo": tls_echo}[mode](port))
