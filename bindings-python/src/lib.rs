@@ -19,7 +19,8 @@ use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString, 
 
 use websock::events::{Event, EventQueue};
 use websock::{
-    Accept, Backpressure, Bind, ConnId, HttpResponse, KeepHeaders, Message, Options, Server, SlowConsumerPolicy, TlsConfig,
+    Accept, Backpressure, Bind, Compression, ConnId, HttpResponse, KeepHeaders, Message, Options, Server,
+    SlowConsumerPolicy, TlsConfig,
 };
 
 /// Event kinds, the first item of every event tuple (mirrored in python/websock/_server.py).
@@ -169,7 +170,6 @@ pub struct NativeServer {
     scratch: Mutex<Vec<Event>>,
 }
 
-
 /// Fills `Options` from the keyword dict built by python/websock/_server.py. Only keys
 /// present change a default, so the core stays the one owner of default values; a key
 /// given as None turns the feature off where the core allows it (keepalive).
@@ -273,6 +273,33 @@ fn options_from(opts: &Bound<'_, PyDict>) -> PyResult<Options> {
         }
     }
     o.backpressure = bp;
+    // permessage-deflate: "compression_mode" is None (off), "shared" or "dedicated".
+    if let Some(v) = get("compression_mode")? {
+        if !v.is_none() {
+            let mode: String = v.extract()?;
+            let mut c = match mode.as_str() {
+                "shared" => Compression::shared(),
+                "dedicated" => {
+                    let bits: u8 = get("compression_window_bits")?
+                        .filter(|v| !v.is_none())
+                        .ok_or_else(|| PyValueError::new_err("dedicated compression needs window_bits (9..15)"))?
+                        .extract()?;
+                    Compression::dedicated(bits)
+                }
+                _ => return Err(PyValueError::new_err("compression mode is 'shared', 'dedicated' or None")),
+            };
+            if let Some(v) = size("compression_threshold")? {
+                c.threshold = v;
+            }
+            if let Some(v) = get("compression_level")?.filter(|v| !v.is_none()) {
+                c.level = v.extract()?;
+            }
+            if let Some(v) = size("compression_max_dedicated")? {
+                c.max_dedicated = v;
+            }
+            o.compression = c; // checked by the core when the server starts
+        }
+    }
     Ok(o)
 }
 
@@ -429,7 +456,8 @@ impl NativeServer {
         self.server.count_by_tag(tag)
     }
 
-    /// `{"total": {...}, "loops": [{...}, ...]}` with the core's counters.
+    /// `{"total": {...}, "loops": [{...}, ...], "dedicated_compression": n}` with the
+    /// core's counters.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = self.server.stats();
         let one = |l: &websock::LoopStats| -> PyResult<Bound<'py, PyDict>> {
@@ -444,9 +472,11 @@ impl NativeServer {
             d.set_item("bytes_out", l.bytes_out)?;
             d.set_item("dropped", l.dropped)?;
             d.set_item("protocol_errors", l.protocol_errors)?;
+            d.set_item("compression_bytes", l.compression_bytes)?;
             Ok(d)
         };
         let out = PyDict::new(py);
+        out.set_item("dedicated_compression", s.dedicated_compression)?;
         out.set_item("total", one(&s.total)?)?;
         out.set_item("loops", s.loops.iter().map(one).collect::<PyResult<Vec<_>>>()?)?;
         Ok(out)

@@ -33,7 +33,7 @@ from ._errors import (
     WebSocketError,
     WebSocketOSError,
 )
-from ._options import TLS, Accept, Backpressure, Keepalive, Limits, Reject
+from ._options import TLS, Accept, Backpressure, Compression, Keepalive, Limits, Reject
 from ._server import Connection, Data, Server
 from ._websock import Request
 
@@ -47,6 +47,7 @@ __all__ = [
     "Limits",
     "Keepalive",
     "Backpressure",
+    "Compression",
     "Accept",
     "Reject",
     "WebSocketError",

@@ -1,4 +1,4 @@
-"""Option groups of ``websock.Server`` (TLS, limits, keepalive, backpressure) and the
+"""Option groups of ``websock.Server`` (TLS, limits, keepalive, backpressure, compression) and the
 answers an upgrade hook may give (``Accept``, ``Reject``). Plain frozen dataclasses; a
 field left as None keeps the core's default."""
 
@@ -65,6 +65,35 @@ class Backpressure:
     drain_threshold: int | None = None
     slow_consumer: Literal["close", "drop"] = "close"
     close_code: int = 1008
+
+
+@dataclass(frozen=True)
+class Compression:
+    """permessage-deflate (RFC 7692), the same settings as the core's ``Compression``.
+
+    ``mode``:
+
+    * ``"shared"`` (default): no compression window is kept between messages (the server
+      answers with ``server_no_context_takeover`` and ``client_no_context_takeover``); a
+      connection holds no compression memory while idle, each event loop keeps one
+      compressor per window size in use (~270 KB) and one decompressor (~45 KB), and a
+      ``send_by_tag``/``broadcast`` is compressed once for all receivers.
+    * ``"dedicated"``: each connection keeps its context between messages, with a window
+      of ``2 ** window_bits`` bytes (``window_bits`` 9..15, required): better ratios for
+      streams of similar messages, at up to ``2 * 2 ** window_bits`` bytes per connection.
+      Beyond ``max_dedicated`` connections (server-wide), new ones get shared mode.
+    * ``None``: declined, as with ``compression=None`` on the server (the default).
+
+    ``threshold``: messages shorter than this many bytes go uncompressed (core default
+    1024). ``level``: zlib level 1..9 (default 6). ``max_dedicated``: default 10 000.
+    None keeps the core's default.
+    """
+
+    mode: Literal["shared", "dedicated"] | None = "shared"
+    window_bits: int | None = None
+    threshold: int | None = None
+    level: int | None = None
+    max_dedicated: int | None = None
 
 
 @dataclass(frozen=True)

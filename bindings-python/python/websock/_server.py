@@ -14,17 +14,14 @@ import asyncio
 import atexit
 import inspect
 import logging
-import os
-import sys
 import threading
-import time
 import weakref
 from collections import deque
 from typing import Any, Awaitable, Callable, Iterable, Sequence, TypeVar, Union
 
 from . import _websock
 from ._errors import ConnectionClosed, ServerClosed, WebSocketError
-from ._options import TLS, Accept, Backpressure, Keepalive, Limits, Reject
+from ._options import TLS, Accept, Backpressure, Compression, Keepalive, Limits, Reject
 from ._websock import Request
 
 __all__ = ["Server", "Connection", "Data"]
@@ -95,8 +92,8 @@ class Connection:
         """Queue a message (str: text, bytes-like: binary). Never blocks; raises
         ConnectionClosed once the connection has ended."""
         if self._closed is not None:
-            # The close event can reach Python a moment before the core marks the slot
-            # dead (it calls the handler first); answer from what we already know.
+            # The core would refuse too (an id is unknown from its close event on); this
+            # answers without a native call and with the close code and reason.
             raise ConnectionClosed("connection closed", self._closed[0], self._closed[1])
         self._n.send(self.id, data)
 
@@ -212,12 +209,12 @@ class Server:
         limits: Limits | None = None,
         keepalive: Keepalive | None = None,
         backpressure: Backpressure | None = None,
+        compression: Compression | None = None,
         trusted_proxies: Sequence[str] = (),
         backlog: int = 1024,
         reuse_port: bool = False,
         handler: object | None = None,
         batch_size: int = 1024,
-        batch_scheduling: bool = True,
     ) -> None:
         if isinstance(keep_headers, str) and keep_headers not in ("all", "*"):
             keep_headers = [keep_headers]
@@ -251,9 +248,16 @@ class Server:
                 slow_consumer=backpressure.slow_consumer,
                 slow_consumer_code=backpressure.close_code,
             )
+        if compression is not None and compression.mode is not None:
+            opts.update(
+                compression_mode=compression.mode,
+                compression_window_bits=compression.window_bits,
+                compression_threshold=compression.threshold,
+                compression_level=compression.level,
+                compression_max_dedicated=compression.max_dedicated,
+            )
         self._opts = opts
         self._batch = batch_size
-        self._batch_scheduling = batch_scheduling
         self._native: _websock.NativeServer | None = None
         self._conns: dict[int, Connection] = {}
         self._accepted_data: dict[int, Any] = {}
@@ -337,41 +341,27 @@ class Server:
     def run(self) -> None:
         """Serve on this thread until the server shuts down (``stop()``/``shutdown()``
         from any thread, or Ctrl-C). Handlers run here, in batches; the GIL is released
-        while waiting for events.
-
-        With ``batch_scheduling`` (the default, Linux only) this thread runs under
-        ``SCHED_BATCH`` until ``run()`` returns: when a Rust loop queues an event, the
-        waking dispatcher no longer preempts that loop, which finishes its turn first, so
-        one wake-up carries a whole turn's events instead of one or two (measured on a
-        shared CPU: about a third less CPU per echoed message; see BENCH-NOTES.md). While
-        other processes keep this thread waiting for the CPU it switches back to the
-        normal policy (see ``_AdaptiveBatchScheduling``). The thread's previous policy is
-        restored afterwards."""
+        while waiting for events. The core hands over a loop's events once per loop turn,
+        so one wake-up of this thread carries a whole turn's events."""
         native = self.start()._require_native()
         if self._loop is not None:
             raise WebSocketError("this server is driven by asyncio")
         if self._done.is_set():
             return  # already shut down and every event delivered
         self._dispatcher = threading.get_ident()
-        sched = _AdaptiveBatchScheduling() if self._batch_scheduling else None
         next_batch = native.next_batch
         dispatch = self._dispatch
         size = self._batch
-        clock = time.monotonic
         try:
             while True:
                 try:
                     if dispatch(next_batch(size, None)):
                         break
-                    if sched is not None and clock() >= sched.next_check:
-                        sched.check(clock())
                 except KeyboardInterrupt:
                     # Ctrl-C: shut down gracefully and keep dispatching the close events.
                     native.begin_shutdown(1.0)
         finally:
             self._dispatcher = None
-            if sched is not None:
-                sched.leave()
         native.wait_stopped(5.0)
 
     def stop(self, deadline: float = 5.0) -> None:
@@ -625,88 +615,6 @@ class Server:
 
     async def serve_forever(self) -> None:
         await self.wait_closed()
-
-
-class _AdaptiveBatchScheduling:
-    """SCHED_BATCH for the dispatching thread while it pays off.
-
-    SCHED_BATCH stops the dispatcher from preempting a Rust loop that has just queued the
-    first event of its turn, so batches are whole turns. But the dispatcher then also
-    waits for the time slice of any *other* busy process on its CPU before it runs. Every
-    quarter second this reads the thread's run-queue wait (/proc/thread-self/schedstat):
-    when the mean wait per wake-up says other processes hold the CPU (over 0.5 ms: our own
-    loop's turn takes far less), it returns to the normal policy and tries batch mode
-    again two seconds later."""
-
-    INTERVAL = 0.25
-    RETRY = 2.0
-    MAX_WAIT_PER_SLICE = 0.0005
-    MIN_SLICES = 50  # judge only busy intervals (an idle server wakes rarely)
-
-    def __init__(self) -> None:
-        self.restore = _enter_batch_scheduling()
-        self.next_check = time.monotonic() + self.INTERVAL
-        self.retry_at = 0.0
-        self.last = _schedstat()
-        self.debug = bool(os.environ.get("WEBSOCK_SCHED_DEBUG"))
-
-    def check(self, now: float) -> None:
-        self.next_check = now + self.INTERVAL
-        cur = _schedstat()
-        if self.restore is None:
-            if self.retry_at and now >= self.retry_at:
-                self.restore = _enter_batch_scheduling()
-                self.last = cur
-            return
-        if cur is None or self.last is None:
-            return
-        waited = (cur[1] - self.last[1]) / 1e9
-        slices = cur[2] - self.last[2]
-        self.last = cur
-        if self.debug:
-            print(f"websock sched: batch wait/slice {waited / max(slices, 1) * 1e6:.0f} us over {slices} slices", file=sys.stderr)
-        if slices >= self.MIN_SLICES and waited / slices > self.MAX_WAIT_PER_SLICE:
-            self.leave()
-            self.retry_at = now + self.RETRY
-
-    def leave(self) -> None:
-        if self.restore is not None:
-            self.restore()
-            self.restore = None
-
-
-def _schedstat() -> tuple[int, int, int] | None:
-    """(ns on CPU, ns waiting on the run queue, time slices) of the calling thread."""
-    try:
-        with open("/proc/thread-self/schedstat", "rb") as f:
-            a, b, c = f.read().split()[:3]
-        return int(a), int(b), int(c)
-    except (OSError, ValueError):
-        return None
-
-
-def _enter_batch_scheduling() -> Callable[[], None] | None:
-    """Put the calling thread under SCHED_BATCH; returns how to undo it (None when the
-    platform has no such policy or refuses)."""
-    batch = getattr(os, "SCHED_BATCH", None)
-    if batch is None or not hasattr(os, "sched_setscheduler"):
-        return None
-    try:
-        old_policy = os.sched_getscheduler(0)
-        old_param = os.sched_getparam(0)
-        if old_policy != os.SCHED_OTHER:
-            return None  # the application chose a policy (FIFO, RR, IDLE ...): keep it
-        os.sched_setscheduler(0, batch, os.sched_param(0))
-    except OSError:
-        return None
-
-    def restore() -> None:
-        try:
-            os.sched_setscheduler(0, old_policy, old_param)
-        except OSError:
-            pass
-
-    return restore
 
 
 async def _awaited(r: Awaitable[Any]) -> Any:
