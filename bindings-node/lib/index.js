@@ -24,6 +24,7 @@ const CONNECTING = 0;
 const OPEN = 1;
 const CLOSING = 2;
 const CLOSED = 3;
+const EMPTY = Object.freeze([]);
 
 /** Native errors come as "[kind] message"; give them a stable `code` (ERR_WEBSOCK_KIND). */
 function wrapError(e) {
@@ -90,39 +91,54 @@ function flatHeaders(h) {
   return out;
 }
 
+// Idle connections keep their request's path and peer address; most connections share a
+// few of each, so equal strings are shared (a bounded cache) instead of kept once per
+// connection: ~60 B per idle connection (the budget is 1 KB including the core).
+const interned = new Map();
+function intern(s) {
+  const hit = interned.get(s);
+  if (hit !== undefined) return hit;
+  if (interned.size >= 4096) interned.clear();
+  interned.set(s, s);
+  return s;
+}
+
 /** The HTTP upgrade request: path, query, headers (lower-case names), subprotocol, peer. */
 class Request {
-  constructor(info) {
-    this._i = info;
-    this._h = undefined;
+  constructor(path, query, remoteAddress, remotePort, subprotocol, flatHeaders, clientIp) {
+    // Kept small on purpose: an idle connection holds this object (see src/lib.rs).
+    this.path = intern(path);
+    this.query = query;
+    this.remoteAddress = intern(remoteAddress);
+    this.remotePort = remotePort;
+    /** The negotiated subprotocol (null in the upgrade hook and when none was agreed). */
+    this.subprotocol = subprotocol;
+    this._f = flatHeaders; // null when no header is kept
+    this._ip = clientIp; // null when it is remoteAddress
   }
-  get method() { return this._i.method; }
+  /** Always GET: the core refuses other methods before an upgrade. */
+  get method() { return 'GET'; }
   /** Path plus `?query`, as sent (the name `url` matches Node's IncomingMessage). */
-  get url() { return this._i.target; }
-  get path() { return this._i.path; }
-  get query() { return this._i.query; }
+  get url() { return this.query === '' ? this.path : this.path + '?' + this.query; }
   /** Header names are lower-case; repeated headers are joined with ", ". In the upgrade
    * hook every header is here; afterwards only those kept with `keepHeaders`. */
   get headers() {
-    if (this._h === undefined) {
-      const h = Object.create(null);
-      const flat = this._i.headers;
-      for (let i = 0; i < flat.length; i += 2) {
-        const n = flat[i];
-        h[n] = n in h ? h[n] + ', ' + flat[i + 1] : flat[i + 1];
-      }
-      this._h = h;
+    const h = Object.create(null);
+    const flat = this._f || EMPTY;
+    for (let i = 0; i < flat.length; i += 2) {
+      const n = flat[i];
+      h[n] = n in h ? h[n] + ', ' + flat[i + 1] : flat[i + 1];
     }
-    return this._h;
+    return h;
   }
   /** Flat [name, value, …] in request order. */
-  get rawHeaders() { return this._i.headers.slice(); }
+  get rawHeaders() { return (this._f || EMPTY).slice(); }
   header(name) {
     const v = this.headers[String(name).toLowerCase()];
     return v === undefined ? undefined : v;
   }
   cookie(name) {
-    const flat = this._i.headers;
+    const flat = this._f || EMPTY;
     for (let i = 0; i < flat.length; i += 2) {
       if (flat[i] !== 'cookie') continue;
       for (const part of flat[i + 1].split(';')) {
@@ -132,19 +148,23 @@ class Request {
     }
     return undefined;
   }
-  /** The negotiated subprotocol (null in the upgrade hook and when none was agreed). */
-  get subprotocol() { return this._i.subprotocol ?? null; }
-  get offeredSubprotocols() { return this._i.offeredSubprotocols; }
-  get remoteAddress() { return this._i.remoteAddress; }
-  get remotePort() { return this._i.remotePort; }
+  /** Offered subprotocols, in the client's order (from the header: all in the hook). */
+  get offeredSubprotocols() {
+    const out = [];
+    const flat = this._f || EMPTY;
+    for (let i = 0; i < flat.length; i += 2) {
+      if (flat[i] !== 'sec-websocket-protocol') continue;
+      for (const p of flat[i + 1].split(',')) if (p.trim() !== '') out.push(p.trim());
+    }
+    return out;
+  }
   /** The client's address: the peer, or what a trusted proxy forwarded for. */
-  get clientIp() { return this._i.clientIp; }
+  get clientIp() { return this._ip === null ? this.remoteAddress : this._ip; }
 }
 
 /** One WebSocket connection. Valid until its `close` event; afterwards sends return false. */
 class Connection {
   constructor(server, id, request, data) {
-    this._h = server._h;
     this.server = server;
     /** A number naming this connection in every thread (workers can send to it). */
     this.id = id;
@@ -158,32 +178,32 @@ class Connection {
   send(data) {
     if (this.readyState === CLOSED) return false;
     try {
-      return sendVia(this._h, this.id, data);
+      return sendVia(this.server._h, this.id, data);
     } catch (e) {
       throw wrapError(e);
     }
   }
   ping(data = Buffer.alloc(0)) {
-    return call(() => this._h.ping(this.id, toBytes(typeof data === 'string' ? Buffer.from(data) : data)));
+    return call(() => this.server._h.ping(this.id, toBytes(typeof data === 'string' ? Buffer.from(data) : data)));
   }
   /** Starts the closing handshake (1000-1003, 1007-1014, 3000-4999). */
   close(code = 1000, reason = '') {
-    const ok = call(() => this._h.close(this.id, checkCode(code), String(reason)));
+    const ok = call(() => this.server._h.close(this.id, checkCode(code), String(reason)));
     if (ok && this.readyState === OPEN) this.readyState = CLOSING;
     return ok;
   }
   /** Adds a tag; false if it was already there (or the connection is gone). */
   tag(tag) {
     if (this.readyState === CLOSED) return false;
-    return call(() => this._h.tag(this.id, checkTag(tag))) === 1;
+    return call(() => this.server._h.tag(this.id, checkTag(tag))) === 1;
   }
   untag(tag) {
-    return call(() => this._h.untag(this.id, checkTag(tag))) === 1;
+    return call(() => this.server._h.untag(this.id, checkTag(tag))) === 1;
   }
   /** The tags, in the order they were added. */
-  get tags() { return this._h.tags(this.id); }
+  get tags() { return this.server._h.tags(this.id); }
   /** Bytes queued for this connection and not yet written to the socket. */
-  get bufferedAmount() { return this._h.bufferedAmount(this.id); }
+  get bufferedAmount() { return this.server._h.bufferedAmount(this.id); }
   get isOpen() { return this.readyState === OPEN; }
   get remoteAddress() { return this.request.remoteAddress; }
 }
@@ -410,8 +430,8 @@ class Server extends EventEmitter {
           if (c !== undefined) this.emit('message', c, data, kind === K_TEXT);
         } else if (kind === K_OPEN) {
           const id = batch[i + 1];
-          const req = new Request(batch[i + 2]);
-          i += 3;
+          const req = new Request(batch[i + 2], batch[i + 3], batch[i + 4], batch[i + 5], batch[i + 6], batch[i + 7], batch[i + 8]);
+          i += 9;
           let data;
           if (this._pending.size !== 0) {
             data = this._pending.get(id);
@@ -438,8 +458,8 @@ class Server extends EventEmitter {
           if (c !== undefined) this.emit('drain', c);
         } else if (kind === K_UPGRADE) {
           const id = batch[i + 1];
-          const req = new Request(batch[i + 2]);
-          i += 3;
+          const req = new Request(batch[i + 2], batch[i + 3], batch[i + 4], batch[i + 5], batch[i + 6], batch[i + 7], batch[i + 8]);
+          i += 9;
           this._runUpgrade(id, req);
         } else if (kind === K_SHUTDOWN) {
           i += 1;

@@ -74,38 +74,8 @@ const K_DRAIN: u32 = 4;
 const K_UPGRADE: u32 = 5;
 const K_SHUTDOWN: u32 = 6;
 
-/// The upgrade request as JS sees it (headers flattened as name, value, name, value …).
-#[napi(object)]
-pub struct RequestInfo {
-    pub method: String,
-    pub target: String,
-    pub path: String,
-    pub query: String,
-    pub headers: Vec<String>,
-    pub subprotocol: Option<String>,
-    pub offered_subprotocols: Vec<String>,
-    pub remote_address: String,
-    pub remote_port: u32,
-    pub client_ip: String,
-}
-
-fn request_info(r: &websock::Request) -> RequestInfo {
-    RequestInfo {
-        method: r.method().to_string(),
-        target: r.target().to_string(),
-        path: r.path().to_string(),
-        query: r.query().to_string(),
-        headers: r.headers().flat_map(|(n, v)| [n.to_string(), v.to_string()]).collect(),
-        subprotocol: r.subprotocol().map(str::to_string),
-        offered_subprotocols: r.offered_subprotocols().map(str::to_string).collect(),
-        remote_address: r.remote_addr().ip().to_string(),
-        remote_port: r.remote_addr().port() as u32,
-        client_ip: r.client_ip().to_string(),
-    }
-}
-
 /// One batch of events, turned into a single flat JS array on the JS thread:
-/// `[kind, id, …fields]` repeated (text: string; binary: Buffer; open/upgrade: request;
+/// `[kind, id, …fields]` repeated (text: string; binary: Buffer; open/upgrade: 7 request slots;
 /// close: code, reason, why; drain: nothing; shutdown: no id).
 pub struct Batch(Vec<Event>);
 
@@ -130,14 +100,12 @@ impl ToNapiValue for Batch {
                 Event::Open { id, request } => {
                     arr.set(i, K_OPEN)?;
                     arr.set(i + 1, pack(id))?;
-                    arr.set(i + 2, request_info(&request))?;
-                    i += 3;
+                    i = put_request(&env, &mut arr, i + 2, &request)?;
                 }
                 Event::Upgrade { id, request } => {
                     arr.set(i, K_UPGRADE)?;
                     arr.set(i + 1, pack(id))?;
-                    arr.set(i + 2, request_info(&request))?;
-                    i += 3;
+                    i = put_request(&env, &mut arr, i + 2, &request)?;
                 }
                 Event::Close { id, code, reason, kind } => {
                     arr.set(i, K_CLOSE)?;
@@ -160,6 +128,31 @@ impl ToNapiValue for Batch {
         }
         unsafe { Array::to_napi_value(raw_env, arr) }
     }
+}
+
+/// A request as 6 batch slots: path, query, remote address, remote port, subprotocol or
+/// null, flat headers or null when none are kept, client IP or null when it is the peer's.
+/// Flat slots rather than an object: an idle connection keeps what JS builds from them,
+/// and each extra object, array or string costs bytes per connection (budget: 1 KB).
+fn put_request(_env: &Env, arr: &mut Array<'_>, i: u32, r: &websock::Request) -> Result<u32> {
+    arr.set(i, r.path())?;
+    arr.set(i + 1, r.query())?;
+    let ip = r.remote_addr().ip();
+    arr.set(i + 2, ip.to_string())?;
+    arr.set(i + 3, r.remote_addr().port() as u32)?;
+    arr.set(i + 4, r.subprotocol())?;
+    let mut headers = r.headers().peekable();
+    if headers.peek().is_some() {
+        arr.set(i + 5, headers.flat_map(|(n, v)| [n, v]).collect::<Vec<&str>>())?;
+    } else {
+        arr.set(i + 5, Null)?;
+    }
+    if r.client_ip() != ip {
+        arr.set(i + 6, r.client_ip().to_string())?;
+    } else {
+        arr.set(i + 6, Null)?;
+    }
+    Ok(i + 7)
 }
 
 // ----- options -----
@@ -315,7 +308,7 @@ struct InFlight {
 }
 
 /// Most events per batch (a bound on one JS turn; the rest follow at once).
-const MAX_BATCH: usize = 4096;
+const MAX_BATCH: usize = 1024;
 
 #[napi]
 pub struct NativeServer {
