@@ -70,7 +70,15 @@ async def chat(port):
         assert await recv(carol) == "no such user"
         # bob must have received nothing private: his next message is the room's.
         await alice.send("bye")
-        assert await recv(bob) == "alice: bye"
+        for ws in (alice, bob, carol):
+            assert await recv(ws) == "alice: bye"
+        # The chat negotiates shared permessage-deflate; a long room message (compressed
+        # once for the room) reaches every member intact.
+        assert "permessage-deflate" in (alice.response.headers.get("Sec-WebSocket-Extensions") or "")
+        long_text = "the quick brown fox " * 150  # 3000 bytes: the chat's line limit is 4 KiB
+        await bob.send(long_text)
+        for ws in (alice, bob, carol):
+            assert await recv(ws) == f"bob: {long_text}"
     print("chat ok")
 
 

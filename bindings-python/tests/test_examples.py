@@ -41,6 +41,13 @@ def test_chat_rooms(serve_thread):
         assert json.loads(await bob.recv()) == said
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(eve.recv(), 0.2)  # other room hears nothing
+        # permessage-deflate (shared) was negotiated; a long message, compressed once for
+        # the room, reaches both members intact.
+        assert "permessage-deflate" in (ann.response.headers.get("Sec-WebSocket-Extensions") or "")
+        long_text = "the quick brown fox " * 500
+        await ann.send(long_text)
+        for ws in (ann, bob):
+            assert json.loads(await ws.recv()) == {"event": "say", "nick": "ann", "text": long_text}
         await bob.close()
         assert json.loads(await ann.recv()) == {"event": "leave", "nick": "bob"}
         bad = await connect(s.url + "/nowhere")

@@ -150,7 +150,10 @@ int main(int argc, char **argv)
     memset(&cbs, 0, sizeof cbs);
     cbs.on_open = on_open;
     cbs.on_message = on_message;
-    if (opts == NULL || websock_options_set_address(opts, addr) != WEBSOCK_RESULT_OK) {
+    /* Shared permessage-deflate: no compression memory per idle member; a room message over
+     * the 1 KiB threshold is compressed once for the whole room. */
+    if (opts == NULL || websock_options_set_address(opts, addr) != WEBSOCK_RESULT_OK ||
+        websock_options_set_compression(opts, WEBSOCK_COMPRESSION_MODE_SHARED, 0) != WEBSOCK_RESULT_OK) {
         fprintf(stderr, "options: %s\n", websock_last_error_message());
         return 1;
     }

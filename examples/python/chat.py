@@ -2,7 +2,8 @@
 
 Each connection is tagged ``room:<name>``; a message is sent to the whole room with one
 ``server.send_by_tag`` call (the frame is encoded once in Rust for every member). Joins
-and leaves are announced. Runs on the calling thread with ``server.run()``.
+and leaves are announced. Clients that offer permessage-deflate (browsers, `websockets`)
+get it in shared mode. Runs on the calling thread with ``server.run()``.
 
     python chat.py 8080      # then e.g.: python -m websockets ws://127.0.0.1:8080/room/lobby?nick=ann
 """
@@ -17,7 +18,14 @@ import websock
 
 
 def build(port: int = 0, host: str = "127.0.0.1") -> websock.Server:
-    server = websock.Server(host, port, limits=websock.Limits(max_message_size=64 * 1024))
+    # Shared permessage-deflate: no compression memory per idle member, and a room message
+    # (send_by_tag) over the 1 KiB threshold is compressed once for the whole room.
+    server = websock.Server(
+        host,
+        port,
+        limits=websock.Limits(max_message_size=64 * 1024),
+        compression=websock.Compression("shared"),
+    )
 
     @server.on_open
     def joined(conn: websock.Connection) -> None:
