@@ -1232,6 +1232,7 @@ fn complete_upgrade(io: &mut LoopIo, h: &dyn Handler, id: ConnId, c: &mut Connec
     let offers: Vec<&str> = request.headers().filter(|(n, _)| *n == "sec-websocket-extensions").map(|(_, v)| v).collect();
     let shared = &io.server.shared;
     if let Some((st, value)) = deflate::negotiate(&offers, &shared.opts.compression, &shared.dedicated) {
+        request.extensions = Some(value.as_str().into());
         headers.push(("Sec-WebSocket-Extensions".into(), value));
         c.deflate = Some(Box::new(st));
     }

@@ -173,12 +173,15 @@ pub struct QueueHandler {
 
 impl QueueHandler {
     fn stage(&self, ev: Event) {
+        // A close event is never handed over early: it is staged inside `on_close`, before
+        // the loop marks the id unknown, and a consumer must not see it before that.
+        let may_flush = !matches!(ev, Event::Close { .. });
         let full = STAGED.with(|s| {
             let mut s = s.borrow_mut();
             s.push(ev);
             s.len() >= STAGE_LIMIT
         });
-        if full {
+        if full && may_flush {
             self.on_turn_end();
         }
     }

@@ -80,6 +80,7 @@ pub(crate) fn parse(buf: &[u8], opts: &Options, remote: SocketAddr) -> Parsed {
         path_len,
         headers,
         subprotocol: None,
+        extensions: None,
         remote_addr: remote,
         client_ip,
     };

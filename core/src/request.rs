@@ -14,6 +14,8 @@ pub struct Request {
     /// Header names are lower-case; values are as sent (trimmed), in request order.
     pub(crate) headers: Vec<(Box<str>, Box<str>)>,
     pub(crate) subprotocol: Option<Box<str>>,
+    /// The `Sec-WebSocket-Extensions` value of our 101 answer, if any.
+    pub(crate) extensions: Option<Box<str>>,
     pub(crate) remote_addr: SocketAddr,
     pub(crate) client_ip: IpAddr,
 }
@@ -66,6 +68,17 @@ impl Request {
     /// The subprotocol chosen for the connection, if any.
     pub fn subprotocol(&self) -> Option<&str> {
         self.subprotocol.as_deref()
+    }
+
+    /// The extensions the server agreed to (the `Sec-WebSocket-Extensions` value of its 101
+    /// answer, e.g. `permessage-deflate; server_no_context_takeover`), if any.
+    pub fn extensions(&self) -> Option<&str> {
+        self.extensions.as_deref()
+    }
+
+    /// Was permessage-deflate negotiated for this connection?
+    pub fn permessage_deflate(&self) -> bool {
+        self.extensions.as_deref().is_some_and(|e| e.starts_with("permessage-deflate"))
     }
 
     /// The subprotocols the client offered, in its order.

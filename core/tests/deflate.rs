@@ -177,3 +177,27 @@ fn dedicated_mode_keeps_context_and_counts_memory() {
     eventually("one dedicated context counted", || s.stats().dedicated_compression == 1);
 }
 
+
+/// Tells each client on open whether its request negotiated compression.
+struct Report;
+impl Handler for Report {
+    fn on_open(&self, conn: &mut Conn<'_>) {
+        let r = conn.request().unwrap();
+        let msg = format!("{}|{}", r.permessage_deflate(), r.extensions().unwrap_or("-"));
+        conn.send_text(&msg);
+    }
+}
+
+#[test]
+fn the_request_says_what_was_negotiated() {
+    let mut o = opts();
+    o.compression = Compression::shared();
+    let s = start(o, Report);
+    let (mut z, _) = open_deflate(&s);
+    let f = z.read_frame().unwrap();
+    let text = if f.rsv == 4 { inflate_raw(&f.payload) } else { f.payload };
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.starts_with("true|permessage-deflate"), "{text}");
+    let mut plain = Raw::open(s.local_addr(), "/");
+    assert_eq!(plain.read_frame().unwrap().payload, b"false|-");
+}
