@@ -521,6 +521,22 @@ websock_result websock_request_subprotocol(const websock_request *request,
                                            size_t *out_len);
 
 /*
+ The `Sec-WebSocket-Extensions` value of the server's 101 answer (what was agreed,
+ e.g. "permessage-deflate; server_no_context_takeover"); NOT_FOUND when no extension
+ was agreed (or, in on_upgrade, before the answer is made). Borrowed: valid during the
+ callback only.
+ */
+websock_result websock_request_extensions(const websock_request *request,
+                                          const char **out,
+                                          size_t *out_len);
+
+/*
+ `*out` = whether permessage-deflate was negotiated for the connection (false in
+ on_upgrade, before the answer is made).
+ */
+websock_result websock_request_permessage_deflate(const websock_request *request, bool *out);
+
+/*
  The first value of header `name` (case-insensitive); NOT_FOUND when absent. In the
  upgrade hook every header is visible; afterwards only kept ones.
  */
@@ -675,6 +691,14 @@ websock_result websock_conn_tags(const websock_server *server,
 websock_result websock_count_by_tag(const websock_server *server, const char *tag, size_t *out);
 
 /*
+ Pointer+length variant of websock_count_by_tag() (the tag need not be NUL-terminated).
+ */
+websock_result websock_count_by_tag_len(const websock_server *server,
+                                        const char *tag,
+                                        size_t tag_len,
+                                        size_t *out);
+
+/*
  Sends one text message to every connection tagged `tag`; the frame is encoded once
  and shared by all receivers: `websock_send_text_by_tag(srv, "jonnywhatshisface",
  "Private message…")`. A tag nobody carries is OK (nobody receives it).
@@ -723,6 +747,18 @@ websock_result websock_close_by_tag(websock_server *server,
                                     uint16_t code,
                                     const char *reason,
                                     size_t *out_count);
+
+/*
+ Pointer+length variant of websock_close_by_tag(): tag and reason need not be
+ NUL-terminated (reason may be NULL with reason_len 0).
+ */
+websock_result websock_close_by_tag_len(websock_server *server,
+                                        const char *tag,
+                                        size_t tag_len,
+                                        uint16_t code,
+                                        const char *reason,
+                                        size_t reason_len,
+                                        size_t *out_count);
 
 /*
  Sends a text message to every open connection (frame encoded once).

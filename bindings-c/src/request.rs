@@ -99,6 +99,34 @@ pub unsafe extern "C" fn websock_request_subprotocol(
     })
 }
 
+/// The `Sec-WebSocket-Extensions` value of the server's 101 answer (what was agreed,
+/// e.g. "permessage-deflate; server_no_context_takeover"); NOT_FOUND when no extension
+/// was agreed (or, in on_upgrade, before the answer is made). Borrowed: valid during the
+/// callback only.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn websock_request_extensions(
+    request: *const websock_request,
+    out: *mut *const c_char,
+    out_len: *mut usize,
+) -> websock_result {
+    guard(|| {
+        let r = req(request)?;
+        give(r.extensions(), out, out_len)
+    })
+}
+
+/// `*out` = whether permessage-deflate was negotiated for the connection (false in
+/// on_upgrade, before the answer is made).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn websock_request_permessage_deflate(request: *const websock_request, out: *mut bool) -> websock_result {
+    guard(|| {
+        let out = out_ptr(out)?;
+        let r = req(request)?;
+        unsafe { *out = r.permessage_deflate() };
+        Ok(())
+    })
+}
+
 /// The first value of header `name` (case-insensitive); NOT_FOUND when absent. In the
 /// upgrade hook every header is visible; afterwards only kept ones.
 #[unsafe(no_mangle)]

@@ -214,6 +214,22 @@ pub unsafe extern "C" fn websock_count_by_tag(server: *const websock_server, tag
     })
 }
 
+/// Pointer+length variant of websock_count_by_tag() (the tag need not be NUL-terminated).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn websock_count_by_tag_len(
+    server: *const websock_server,
+    tag: *const c_char,
+    tag_len: usize,
+    out: *mut usize,
+) -> websock_result {
+    on(server, |s| {
+        let out = crate::util::out_ptr(out)?;
+        let t = unsafe { str_len(tag, tag_len) }?;
+        unsafe { *out = s.count_by_tag(t) };
+        Ok(())
+    })
+}
+
 /// Sends one text message to every connection tagged `tag`; the frame is encoded once
 /// and shared by all receivers: `websock_send_text_by_tag(srv, "jonnywhatshisface",
 /// "Private message…")`. A tag nobody carries is OK (nobody receives it).
@@ -294,6 +310,26 @@ pub unsafe extern "C" fn websock_close_by_tag(
     on(server, |s| {
         let tag = unsafe { cstr(tag) }?;
         let r = if reason.is_null() { "" } else { unsafe { cstr(reason) }? };
+        let n = s.close_by_tag(tag, code, r).map_err(from_core)?;
+        count_out(out_count, n);
+        Ok(())
+    })
+}
+
+/// Pointer+length variant of websock_close_by_tag(): tag and reason need not be
+/// NUL-terminated (reason may be NULL with reason_len 0).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn websock_close_by_tag_len(
+    server: *mut websock_server,
+    tag: *const c_char,
+    tag_len: usize,
+    code: u16,
+    reason: *const c_char,
+    reason_len: usize,
+    out_count: *mut usize,
+) -> websock_result {
+    on(server, |s| {
+        let (tag, r) = unsafe { (str_len(tag, tag_len)?, str_len(reason, reason_len)?) };
         let n = s.close_by_tag(tag, code, r).map_err(from_core)?;
         count_out(out_count, n);
         Ok(())

@@ -141,6 +141,10 @@ async def deflate(port, mode):
                 assert "server_no_context_takeover" in ext and "client_no_context_takeover" in ext, ext
             else:
                 assert f"server_max_window_bits={mode.split(':')[1]}" in ext, ext
+        # What websock_request_extensions / _permessage_deflate report in on_open.
+        hello = await recv(ws)
+        want = "open ext=- pmd=0" if ext is None else f"open ext={ext} pmd=1"
+        assert hello == want, (hello, want)
         sent = 0
         for i in range(10):
             msg = big + str(i)
@@ -171,6 +175,7 @@ async def deflate(port, mode):
     # The dedicated context went with its connection (asked without compression).
     async with websockets.connect(url, compression=None) as ws:
         assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
+        assert await recv(ws) == "open ext=- pmd=0"
         st = await ask_stats(ws)
         assert st["dedicated_compression"] == 0, st
         await ws.send("stop")

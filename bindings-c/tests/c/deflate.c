@@ -4,7 +4,9 @@
  * Usage: deflate MODE [THRESHOLD]   MODE: off | shared | dedicated:BITS
  * An echo server on 127.0.0.1 (a free port, printed as "READY <port>") with one loop and
  * the compression set through websock_options_set_compression(), _threshold(), _level()
- * and _max_dedicated_compression(). Text "stats" is answered with the counters as
+ * and _max_dedicated_compression(). On open it first sends "open ext=<what the 101 agreed,
+ * websock_request_extensions(), or -> pmd=<websock_request_permessage_deflate()>", so the
+ * client can compare it with the header it received. Text "stats" is answered with the counters as
  * "key=value ..." (so the client can check what went over the wire); text "stop" starts
  * the graceful shutdown. Everything else is echoed.
  */
@@ -13,6 +15,33 @@
 #include <stdlib.h>
 #include <string.h>
 #include <websock.h>
+
+static void on_open(void *ud, websock_server *srv, websock_conn_id id, const websock_request *req)
+{
+    const char *ext = NULL;
+    size_t ext_len = 0;
+    bool pmd = true;
+    char line[256];
+    websock_result rc;
+
+    (void)ud;
+    rc = websock_request_extensions(req, &ext, &ext_len);
+    if (rc == WEBSOCK_RESULT_NOT_FOUND) {
+        ext = "-";
+        ext_len = 1;
+    } else if (rc != WEBSOCK_RESULT_OK) {
+        fprintf(stderr, "websock_request_extensions: %s\n", websock_result_str(rc));
+        exit(1);
+    }
+    if (websock_request_permessage_deflate(req, &pmd) != WEBSOCK_RESULT_OK ||
+        websock_request_permessage_deflate(req, NULL) != WEBSOCK_RESULT_NULL_POINTER ||
+        websock_request_extensions(NULL, &ext, &ext_len) != WEBSOCK_RESULT_NULL_POINTER) {
+        fprintf(stderr, "websock_request_permessage_deflate: %s\n", websock_last_error_message());
+        exit(1);
+    }
+    snprintf(line, sizeof line, "open ext=%.*s pmd=%d", (int)ext_len, ext, pmd ? 1 : 0);
+    websock_send_text(srv, id, line);
+}
 
 static void on_message(void *ud, websock_server *srv, websock_conn_id id, const uint8_t *data,
                        size_t len, bool is_text)
@@ -55,6 +84,7 @@ int main(int argc, char **argv)
     if (o == NULL)
         return 1;
     memset(&cbs, 0, sizeof cbs);
+    cbs.on_open = on_open;
     cbs.on_message = on_message;
     websock_options_set_address(o, "127.0.0.1:0");
     websock_options_set_loops(o, 1);
