@@ -141,6 +141,18 @@ impl PyRequest {
     fn subprotocol(&self) -> Option<&str> {
         self.inner.subprotocol()
     }
+    /// The `Sec-WebSocket-Extensions` value of the server's 101 answer (what was agreed,
+    /// e.g. "permessage-deflate; server_no_context_takeover"); None when nothing was
+    /// agreed, and always None in the upgrade hook (the answer is not made yet).
+    #[getter]
+    fn extensions(&self) -> Option<&str> {
+        self.inner.extensions()
+    }
+    /// Whether permessage-deflate was negotiated for the connection.
+    #[getter]
+    fn permessage_deflate(&self) -> bool {
+        self.inner.permessage_deflate()
+    }
     #[getter]
     fn offered_subprotocols(&self) -> Vec<String> {
         self.inner.offered_subprotocols().map(str::to_string).collect()

@@ -149,3 +149,37 @@ def test_compression_under_asyncio():
 def test_bad_compression_settings_are_refused(compression, error):
     with pytest.raises(error):
         websock.Server(compression=compression).start()
+
+
+def test_request_reports_the_agreed_extension(serve_thread):
+    """request.extensions / request.permessage_deflate say what the 101 agreed: the same
+    value the client received, None/False when compression is off or not offered; the
+    upgrade hook sees nothing agreed yet (only the offer, in the headers)."""
+    seen: list[tuple[str, str | None, bool]] = []
+    server = websock.Server(loops=1, compression=websock.Compression("shared"))
+
+    @server.on_upgrade
+    def hook(request: websock.Request) -> None:
+        seen.append(("upgrade", request.extensions, request.permessage_deflate))
+        seen.append(("offer", request.header("sec-websocket-extensions"), False))
+
+    @server.on_message
+    def reply(conn: websock.Connection, data: websock.Data) -> None:
+        conn.send(f"{conn.request.extensions}|{conn.request.permessage_deflate}")
+
+    s = serve_thread(server)
+
+    async def client(compression: str | None) -> tuple[str | None, str]:
+        async with connect(s.url, compression=compression) as ws:
+            await ws.send("?")
+            return ws.response.headers.get("Sec-WebSocket-Extensions"), str(await ws.recv())
+
+    ext, got = run(client("deflate"))
+    assert ext is not None and ext.startswith("permessage-deflate"), ext
+    assert got == f"{ext}|True"
+    ext, got = run(client(None))
+    assert ext is None and got == "None|False"
+    assert seen[0] == ("upgrade", None, False)
+    assert seen[1][1] is not None and "permessage-deflate" in seen[1][1]
+    assert seen[3] == ("offer", None, False)
+
