@@ -2,7 +2,8 @@
 // the server's C arena with every event of the batch; deliver walks that arena and calls
 // the handler, on the pumping goroutine, with s.mu held (so the connection map needs no
 // other lock). Handler panics are recovered here, logged, and close that connection with
-// 1011. The upgrade hook is the one callback from C into Go (it must answer at once).
+// 1011. Upgrade requests arrive the same way; each is decided on a goroutine of its own
+// (upgrade.go), so nothing in C ever calls into Go.
 
 package websock
 
@@ -13,9 +14,7 @@ import "C"
 
 import (
 	"encoding/binary"
-	"errors"
 	"net/netip"
-	"runtime/cgo"
 	"runtime/debug"
 	"strings"
 	"unsafe"
@@ -60,6 +59,8 @@ func decodeRequest(b []byte) *Request {
 	req.Subprotocol = r.str()
 	req.RemoteAddr, _ = netip.ParseAddrPort(r.str())
 	req.ClientIP, _ = netip.ParseAddr(r.str())
+	req.Extensions = r.str()
+	req.PermessageDeflate = r.u32() != 0
 	if n := int(r.u32()); n > 0 {
 		req.Headers = make([]Header, n)
 		for i := range req.Headers {
@@ -84,8 +85,13 @@ func (s *Server) deliver() {
 		off = (start + n + 7) &^ 7
 		id := uint64(ev.id)
 		switch ev.kind {
+		case C.WSGO_EV_UPGRADE:
+			go s.decide(id, decodeRequest(payload))
 		case C.WSGO_EV_OPEN:
 			c := &Conn{srv: s, id: id, req: decodeRequest(payload)}
+			if v, ok := s.accepted.take(id); ok {
+				c.SetValue(v)
+			}
 			s.conns[id] = c
 			s.call(c, evOpen, 0, nil, CloseInfo{})
 		case C.WSGO_EV_MESSAGE:
@@ -143,28 +149,4 @@ func (s *Server) call(c *Conn, ev int, typ MessageType, data []byte, info CloseI
 	case evClose:
 		s.handler.OnClose(c, info)
 	}
-}
-
-//export wsgoOnUpgrade
-func wsgoOnUpgrade(h C.uintptr_t, id C.uint64_t, req *C.uint8_t, n C.size_t) (status C.uint16_t) {
-	s := cgo.Handle(h).Value().(*Server)
-	if s.check == nil {
-		return 0
-	}
-	r := decodeRequest(unsafe.Slice((*byte)(unsafe.Pointer(req)), int(n)))
-	defer func() {
-		if p := recover(); p != nil {
-			s.logf("websock: panic in CheckUpgrade for %s: %v\n%s", r.Path, p, debug.Stack())
-			status = 500
-		}
-	}()
-	err := s.check(r)
-	if err == nil {
-		return 0
-	}
-	var rej *RejectError
-	if errors.As(err, &rej) && rej.Status >= 400 && rej.Status <= 599 {
-		return C.uint16_t(rej.Status)
-	}
-	return 403
 }

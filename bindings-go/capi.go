@@ -239,7 +239,53 @@ func fillOptions(co *C.websock_options, o *Options) error {
 		}
 		add(c(C.websock_options_set_backpressure(co, C.size_t(mb), C.size_t(dt), policy, code)))
 	}
+	if z := o.Compression; z != nil {
+		add(fillCompression(co, z))
+	}
 	return errors.Join(errs...)
+}
+
+// fillCompression maps Compression onto websock_options_set_compression*; the core
+// checks the values (window bits, level) and its messages come back as errors.
+func fillCompression(co *C.websock_options, z *Compression) error {
+	const op = "NewServer"
+	c := func(r C.websock_result) error { return check(op, C.wsgo_ret(r)) }
+	var mode C.uint32_t
+	switch z.Mode {
+	case CompressionDisabled:
+		mode = C.WEBSOCK_COMPRESSION_MODE_DISABLED
+	case CompressionShared:
+		mode = C.WEBSOCK_COMPRESSION_MODE_SHARED
+	case CompressionDedicated:
+		if z.WindowBits == 0 {
+			return goErr(op, ErrInvalidArgument, "Compression.WindowBits (9..15) is required with CompressionDedicated")
+		}
+		mode = C.WEBSOCK_COMPRESSION_MODE_DEDICATED
+	default:
+		return goErr(op, ErrInvalidArgument, "unknown CompressionMode %d", int(z.Mode))
+	}
+	if z.WindowBits < 0 || z.WindowBits > 255 || z.Level < 0 || z.Level > 255 {
+		return goErr(op, ErrInvalidArgument, "Compression.WindowBits must be 9..15 and Level 1..9")
+	}
+	if err := c(C.websock_options_set_compression(co, mode, C.uint8_t(z.WindowBits))); err != nil {
+		return err
+	}
+	if z.Threshold != 0 {
+		if err := c(C.websock_options_set_compression_threshold(co, C.size_t(max(z.Threshold, 0)))); err != nil {
+			return err
+		}
+	}
+	if z.Level != 0 {
+		if err := c(C.websock_options_set_compression_level(co, C.uint8_t(z.Level))); err != nil {
+			return err
+		}
+	}
+	if z.MaxDedicated != 0 {
+		if err := c(C.websock_options_set_max_dedicated_compression(co, C.size_t(max(z.MaxDedicated, 0)))); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func or(v, def int) int {

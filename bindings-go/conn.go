@@ -122,7 +122,7 @@ func (c *Conn) Tags() ([]string, error) {
 		return nil, c.gone("Tags")
 	}
 	// A private arena: Tags may run on any goroutine, next to the pump.
-	tmp := C.wsgo_ctx_new(0)
+	tmp := C.wsgo_ctx_new()
 	if tmp == nil {
 		return nil, goErr("Tags", ErrInternal, "out of memory")
 	}

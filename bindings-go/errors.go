@@ -6,6 +6,7 @@ package websock
 import (
 	"errors"
 	"fmt"
+	"net/http"
 )
 
 // Sentinel errors. Every error returned by this package matches one of these with
@@ -49,9 +50,15 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Kind }
 
 // RejectError, returned by Options.CheckUpgrade, refuses an upgrade with an HTTP
-// status. Build it with Reject.
+// response: Status (400-599; other values give 403), optional response headers (e.g.
+// WWW-Authenticate) and a body (e.g. a short text/plain explanation).
+//
+//	return nil, &websock.RejectError{Status: http.StatusUnauthorized,
+//		Header: http.Header{"Www-Authenticate": {"Bearer"}}, Body: []byte("log in first\n")}
 type RejectError struct {
 	Status int
+	Header http.Header
+	Body   []byte
 }
 
 func (e *RejectError) Error() string {
@@ -59,7 +66,7 @@ func (e *RejectError) Error() string {
 }
 
 // Reject refuses an upgrade from Options.CheckUpgrade with this HTTP status (400-599,
-// e.g. 401). Any other non-nil error from CheckUpgrade answers 403.
+// e.g. 401) and no body. Any other non-nil error from CheckUpgrade answers 403.
 func Reject(status int) error {
 	return &RejectError{Status: status}
 }

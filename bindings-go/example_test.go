@@ -59,18 +59,19 @@ func ExampleServer_SendTextByTag() {
 	log.Fatal(srv.Serve(context.Background()))
 }
 
-// The upgrade hook sees every header before the 101 and can refuse with a status;
+// The upgrade hook sees every header before the 101 and can refuse with a status
+// (or a *websock.RejectError with headers and a body), or accept with an *Accept;
 // KeepHeaders keeps the cookie for the connection's lifetime.
 func ExampleOptions_checkUpgrade() {
 	opts := websock.Options{
 		Addr:        "127.0.0.1:8080",
 		Origins:     []string{"https://app.example"},
 		KeepHeaders: []string{"Cookie"},
-		CheckUpgrade: func(r *websock.Request) error {
+		CheckUpgrade: func(r *websock.Request) (*websock.Accept, error) {
 			if _, ok := r.Cookie("session"); !ok {
-				return websock.Reject(http.StatusUnauthorized)
+				return nil, websock.Reject(http.StatusUnauthorized)
 			}
-			return nil
+			return nil, nil
 		},
 	}
 	srv, err := websock.NewServer(opts, websock.HandlerFuncs{Open: func(c *websock.Conn) {

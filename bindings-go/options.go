@@ -41,11 +41,23 @@ type Options struct {
 	TrustedProxies []string
 
 	// CheckUpgrade, when set, decides every upgrade request that passed the protocol,
-	// origin and subprotocol checks, before the 101 is sent: return nil to accept,
-	// Reject(status) to answer with that HTTP status (400-599), or any other error for
-	// 403. r has every request header (cookies, tokens). It runs on the Serve goroutine
-	// between events, so keep it quick; the handshake timeout keeps running meanwhile.
-	CheckUpgrade func(r *Request) error
+	// origin and subprotocol checks, before the 101 is sent. Return (nil, nil) to
+	// accept; an *Accept to accept with response headers (Set-Cookie), a subprotocol of
+	// your choice or a Value for the connection; a *RejectError (or Reject(status)) to
+	// answer with that HTTP status, headers and body; any other error answers 403.
+	// r has every request header (cookies, tokens).
+	//
+	// Each call runs on a goroutine of its own while the request waits, so a slow check
+	// (a database, an auth service) delays only that upgrade, never the events of other
+	// connections; calls may run concurrently with each other and with the handler.
+	// HandshakeTimeout bounds the wait: a later answer finds the connection gone. A
+	// panic is logged and answered with 500.
+	CheckUpgrade func(r *Request) (*Accept, error)
+
+	// Compression enables permessage-deflate (RFC 7692) when the client offers it
+	// (browsers do); nil declines every offer. See Compression for the memory each
+	// mode costs.
+	Compression *Compression
 
 	// Loops is the number of event-loop threads; 0 = one per CPU.
 	Loops int
@@ -103,4 +115,57 @@ type SlowConsumerPolicy struct {
 	// CloseCode closes the connection with this code when DropNewest is false
 	// (0 = 1008, policy violation).
 	CloseCode int
+}
+
+// CompressionMode selects how permessage-deflate keeps its compression window.
+type CompressionMode int
+
+const (
+	// CompressionShared (the zero value): no window is kept between messages (the
+	// answer carries server_no_context_takeover and client_no_context_takeover). An
+	// idle connection holds no compression memory; each event loop keeps one compressor
+	// per window size in use (~270 KB) and one decompressor (~45 KB), and a SendByTag or
+	// Broadcast is compressed once for all receivers.
+	CompressionShared CompressionMode = iota
+	// CompressionDedicated: each connection keeps its context between messages with a
+	// window of 2^WindowBits bytes: better ratios for streams of similar messages, at up
+	// to 2 × 2^WindowBits bytes per connection. Past MaxDedicated connections
+	// (server-wide) new ones are negotiated as shared.
+	CompressionDedicated
+	// CompressionDisabled declines every offer, like a nil Options.Compression.
+	CompressionDisabled
+)
+
+func (m CompressionMode) String() string {
+	switch m {
+	case CompressionShared:
+		return "shared"
+	case CompressionDedicated:
+		return "dedicated"
+	case CompressionDisabled:
+		return "disabled"
+	}
+	return "unknown"
+}
+
+// Compression holds the permessage-deflate settings (the same as the C API's
+// websock_options_set_compression* and Python's websock.Compression):
+//
+//	Options{Compression: &websock.Compression{Mode: websock.CompressionDedicated,
+//		WindowBits: 12, Threshold: 1024, Level: 6, MaxDedicated: 10000}}
+//
+// Zero values keep the library defaults.
+type Compression struct {
+	Mode CompressionMode
+	// WindowBits (9..15) sizes the dedicated window; required with
+	// CompressionDedicated, ignored otherwise.
+	WindowBits int
+	// Threshold: messages shorter than this many bytes go uncompressed (0 = 1024;
+	// negative compresses every message).
+	Threshold int
+	// Level is the zlib level, 1 (fastest) to 9 (smallest); 0 = 6.
+	Level int
+	// MaxDedicated caps the connections holding a dedicated context at once (0 =
+	// 10000; negative = none, every connection shared).
+	MaxDedicated int
 }

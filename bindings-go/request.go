@@ -26,6 +26,14 @@ type Request struct {
 	// Options.TrustedProxies, the address it forwarded for.
 	RemoteAddr netip.AddrPort
 	ClientIP   netip.Addr
+	// Extensions is the Sec-WebSocket-Extensions value of the server's 101 answer: what
+	// was agreed, e.g. "permessage-deflate; server_no_context_takeover" ("" when
+	// nothing was, and always "" in CheckUpgrade, which runs before the answer; the
+	// client's offer is in the sec-websocket-extensions header there).
+	Extensions string
+	// PermessageDeflate reports whether permessage-deflate was negotiated (see
+	// Options.Compression).
+	PermessageDeflate bool
 	// Headers holds every header in CheckUpgrade, and afterwards only those named by
 	// Options.KeepHeaders, in request order.
 	Headers []Header

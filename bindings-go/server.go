@@ -34,7 +34,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"runtime/cgo"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -48,13 +47,14 @@ const batchSize = 1024
 // Server is a running WebSocket server. Every method is safe from any goroutine.
 type Server struct {
 	h       uintptr     // the C handle (a registry key, never a Go pointer)
-	self    cgo.Handle  // lets the upgrade hook find this Server
 	ctx     *C.wsgo_ctx // C memory: the batch arena (userdata of the C server)
 	handler Handler
-	check   func(*Request) error
-	logger  *log.Logger
-	grace   time.Duration
-	addr    *net.TCPAddr
+	check   func(*Request) (*Accept, error)
+	// accepted holds Accept.Value from CheckUpgrade until the connection's open event.
+	accepted pendingValues
+	logger   *log.Logger
+	grace    time.Duration
+	addr     *net.TCPAddr
 
 	pumping  atomic.Bool // some goroutine (Serve, or Shutdown without Serve) runs the pump
 	closing  atomic.Bool // shutdown has begun
@@ -84,23 +84,19 @@ func NewServer(opts Options, handler Handler) (*Server, error) {
 		conns:   make(map[uint64]*Conn),
 		done:    make(chan struct{}),
 	}
-	s.self = cgo.NewHandle(s)
-	s.ctx = C.wsgo_ctx_new(C.uintptr_t(s.self))
+	s.ctx = C.wsgo_ctx_new()
 	if s.ctx == nil {
-		s.self.Delete()
 		return nil, goErr("NewServer", ErrInternal, "out of memory")
 	}
 	var h C.uintptr_t
 	if err := check("NewServer", C.wsgo_server_new(co, s.ctx, C.bool(s.check != nil), &h)); err != nil {
 		C.wsgo_ctx_free(s.ctx)
-		s.self.Delete()
 		return nil, err
 	}
 	s.h = uintptr(h)
 	if err := s.init(); err != nil {
 		C.wsgo_server_free(C.uintptr_t(s.h))
 		C.wsgo_ctx_free(s.ctx)
-		s.self.Delete()
 		return nil, err
 	}
 	return s, nil
@@ -278,7 +274,6 @@ func (s *Server) release() {
 	s.doneOnce.Do(func() {
 		C.wsgo_server_free(C.uintptr_t(s.h))
 		C.wsgo_ctx_free(s.ctx)
-		s.self.Delete()
 		close(s.done)
 	})
 }
@@ -330,7 +325,8 @@ func (s *Server) CloseByTag(tag string, code int, reason string) (int, error) {
 		return 0, goErr("CloseByTag", ErrInvalidArgument, "close code %d out of range", code)
 	}
 	var count C.size_t
-	err := check("CloseByTag", C.wsgo_close_by_tag(C.uintptr_t(s.h), cstring(tag), C.uint16_t(code), cstring(reason), &count))
+	err := check("CloseByTag", C.wsgo_close_by_tag(C.uintptr_t(s.h), strPtr(tag), C.size_t(len(tag)), C.uint16_t(code),
+		strPtr(reason), C.size_t(len(reason)), &count))
 	return int(count), err
 }
 
@@ -338,7 +334,7 @@ func (s *Server) CloseByTag(tag string, code int, reason string) (int, error) {
 // closed server).
 func (s *Server) CountByTag(tag string) int {
 	var n C.size_t
-	if check("CountByTag", C.wsgo_count_by_tag(C.uintptr_t(s.h), cstring(tag), &n)) != nil {
+	if check("CountByTag", C.wsgo_count_by_tag(C.uintptr_t(s.h), strPtr(tag), C.size_t(len(tag)), &n)) != nil {
 		return 0
 	}
 	return int(n)
@@ -355,6 +351,7 @@ func (s *Server) Stats() Stats {
 		Rejected: uint64(cs.rejected), MessagesIn: uint64(cs.messages_in), MessagesOut: uint64(cs.messages_out),
 		BytesIn: uint64(cs.bytes_in), BytesOut: uint64(cs.bytes_out), Dropped: uint64(cs.dropped),
 		ProtocolErrors: uint64(cs.protocol_errors), Loops: int(cs.loops),
+		CompressionBytes: uint64(cs.compression_bytes), DedicatedCompression: uint64(cs.dedicated_compression),
 	}
 }
 

@@ -2,13 +2,13 @@
  * callbacks on the calling goroutine's thread; instead of calling into Go once per event
  * (a cgo callback each, and the Go scheduler hands the P around while a long cgo call
  * runs), they append each event to a per-server arena. Go reads the whole batch after
- * dispatch returns: one cgo crossing per batch. Only the upgrade hook, which must answer
- * during the callback, calls into Go (wsgoOnUpgrade).
+ * dispatch returns: one cgo crossing per batch. Nothing here calls into Go: even the
+ * upgrade hook is an arena record, answered later (WEBSOCK_UPGRADE_DEFER) from the
+ * goroutine that runs Options.CheckUpgrade.
  *
  * Arena record: a wsgo_ev header, then `len` payload bytes, padded to 8. Payloads:
- * message = data; close = reason; open = request (see put_request). */
+ * message = data; close = reason; open and upgrade = request (see put_request). */
 #include "shims.h"
-#include "_cgo_export.h"
 
 static void arena_put(wsgo_ctx *c, const void *p, size_t n) {
 	if (c->oom) {
@@ -85,14 +85,22 @@ static void put_copied(wsgo_ctx *c, const websock_request *r, buf_getter f) {
 	put_str(c, buf, n);
 }
 
-/* Request payload: target, method, subprotocol, remote addr, client ip (each u32 length +
- * bytes), then a u32 header count and that many (name, value) pairs. */
+/* Request payload: target, method, subprotocol, remote addr, client ip, extensions (each
+ * u32 length + bytes), a u32 permessage-deflate flag, then a u32 header count and that
+ * many (name, value) pairs. */
 static void put_request(wsgo_ctx *c, const websock_request *r) {
 	put_borrowed(c, r, websock_request_target);
 	put_borrowed(c, r, websock_request_method);
 	put_borrowed(c, r, websock_request_subprotocol);
 	put_copied(c, r, websock_request_remote_addr);
 	put_copied(c, r, websock_request_client_ip);
+	put_borrowed(c, r, websock_request_extensions);
+	bool pmd = false;
+	if (websock_request_permessage_deflate(r, &pmd) != WEBSOCK_RESULT_OK) {
+		pmd = false;
+	}
+	uint32_t pmd32 = pmd ? 1 : 0;
+	arena_put(c, &pmd32, sizeof pmd32);
 	size_t count = 0;
 	if (websock_request_header_count(r, &count) != WEBSOCK_RESULT_OK) {
 		count = 0;
@@ -111,15 +119,16 @@ static void put_request(wsgo_ctx *c, const websock_request *r) {
 	}
 }
 
+/* The upgrade waits (DEFER) while Go decides on a goroutine of its own: a slow check
+ * never holds up the other events of the batch. */
 static uint16_t tr_upgrade(void *ud, websock_server *s, websock_conn_id id, const websock_request *r) {
 	(void)s;
 	wsgo_ctx *c = ud;
-	/* The request goes to Go through a scratch arena of its own. */
-	wsgo_ctx tmp = {0};
-	put_request(&tmp, r);
-	uint16_t status = tmp.oom ? 500 : wsgoOnUpgrade(c->handle, id, tmp.buf, tmp.len);
-	free(tmp.buf);
-	return status;
+	size_t at = ev_begin(c, WSGO_EV_UPGRADE, 0, 0, id);
+	put_request(c, r);
+	ev_end(c, at);
+	c->count++;
+	return WEBSOCK_UPGRADE_DEFER;
 }
 
 static void tr_open(void *ud, websock_server *s, websock_conn_id id, const websock_request *r) {
@@ -196,12 +205,8 @@ wsgo_rc wsgo_dispatch(uintptr_t s, wsgo_ctx *c, size_t max, size_t *n) {
 	return r;
 }
 
-wsgo_ctx *wsgo_ctx_new(uintptr_t handle) {
-	wsgo_ctx *c = calloc(1, sizeof *c);
-	if (c) {
-		c->handle = handle;
-	}
-	return c;
+wsgo_ctx *wsgo_ctx_new(void) {
+	return calloc(1, sizeof(wsgo_ctx));
 }
 
 void wsgo_ctx_free(wsgo_ctx *c) {

@@ -33,7 +33,7 @@ static inline wsgo_rc wsgo_ret(websock_result r) {
 #define WSGO_S(h) ((websock_server *)(h))
 
 /* Event kinds in the arena (see shims.c). */
-enum { WSGO_EV_OPEN = 1, WSGO_EV_MESSAGE = 2, WSGO_EV_DRAIN = 3, WSGO_EV_CLOSE = 4, WSGO_EV_SHUTDOWN = 5 };
+enum { WSGO_EV_OPEN = 1, WSGO_EV_MESSAGE = 2, WSGO_EV_DRAIN = 3, WSGO_EV_CLOSE = 4, WSGO_EV_SHUTDOWN = 5, WSGO_EV_UPGRADE = 6 };
 
 /* One event record's header; `len` payload bytes follow, then padding to 8. */
 typedef struct {
@@ -45,18 +45,17 @@ typedef struct {
 	uint64_t len;
 } wsgo_ev;
 
-/* Per-server userdata: the batch arena filled during one dispatch, and the Go
- * server's cgo.Handle (for the upgrade hook). C memory, owned by the Go Server. */
+/* Per-server userdata: the batch arena filled during one dispatch. C memory, owned by
+ * the Go Server. */
 typedef struct {
 	uint8_t *buf;
 	size_t len, cap;
 	size_t count;
 	int oom;
-	uintptr_t handle;
 } wsgo_ctx;
 
 /* Defined in shims.c. */
-wsgo_ctx *wsgo_ctx_new(uintptr_t handle);
+wsgo_ctx *wsgo_ctx_new(void);
 void wsgo_ctx_free(wsgo_ctx *c);
 wsgo_rc wsgo_server_new(const websock_options *opts, wsgo_ctx *ctx, bool with_upgrade, uintptr_t *out);
 wsgo_rc wsgo_dispatch(uintptr_t s, wsgo_ctx *c, size_t max, size_t *n);
@@ -75,13 +74,22 @@ static inline wsgo_rc wsgo_is_live(uintptr_t s, uint64_t id, bool *out) { return
 static inline wsgo_rc wsgo_buffered(uintptr_t s, uint64_t id, uint64_t *out) { return wsgo_ret(websock_buffered_amount(WSGO_S(s), id, out)); }
 static inline wsgo_rc wsgo_tag(uintptr_t s, uint64_t id, const void *t, size_t n) { return wsgo_ret(websock_tag_len(WSGO_S(s), id, (const char *)t, n)); }
 static inline wsgo_rc wsgo_untag(uintptr_t s, uint64_t id, const void *t, size_t n) { return wsgo_ret(websock_untag_len(WSGO_S(s), id, (const char *)t, n)); }
-static inline wsgo_rc wsgo_count_by_tag(uintptr_t s, const char *tag, size_t *out) { return wsgo_ret(websock_count_by_tag(WSGO_S(s), tag, out)); }
+static inline wsgo_rc wsgo_count_by_tag(uintptr_t s, const void *t, size_t tn, size_t *out) {
+	return wsgo_ret(websock_count_by_tag_len(WSGO_S(s), (const char *)t, tn, out));
+}
 static inline wsgo_rc wsgo_send_by_tag(uintptr_t s, const void *t, size_t tn, const void *d, size_t n, bool text, size_t *count) {
 	return wsgo_ret(websock_send_by_tag_len(WSGO_S(s), (const char *)t, tn, (const uint8_t *)d, n, text, count));
 }
-static inline wsgo_rc wsgo_close_by_tag(uintptr_t s, const char *tag, uint16_t code, const char *reason, size_t *count) {
-	return wsgo_ret(websock_close_by_tag(WSGO_S(s), tag, code, reason, count));
+static inline wsgo_rc wsgo_close_by_tag(uintptr_t s, const void *t, size_t tn, uint16_t code, const void *r, size_t rn, size_t *count) {
+	return wsgo_ret(websock_close_by_tag_len(WSGO_S(s), (const char *)t, tn, code, (const char *)r, rn, count));
 }
 static inline wsgo_rc wsgo_broadcast(uintptr_t s, const void *d, size_t n, bool text, size_t *count) { return wsgo_ret(websock_broadcast(WSGO_S(s), (const uint8_t *)d, n, text, count)); }
+
+/* Answering an upgrade deferred by the shim (tr_upgrade returns WEBSOCK_UPGRADE_DEFER). */
+static inline wsgo_rc wsgo_upgrade_add_header(uintptr_t s, uint64_t id, const char *n, const char *v) { return wsgo_ret(websock_upgrade_add_header(WSGO_S(s), id, n, v)); }
+static inline wsgo_rc wsgo_upgrade_set_subprotocol(uintptr_t s, uint64_t id, const char *p) { return wsgo_ret(websock_upgrade_set_subprotocol(WSGO_S(s), id, p)); }
+static inline wsgo_rc wsgo_upgrade_set_body(uintptr_t s, uint64_t id, const void *b, size_t n) { return wsgo_ret(websock_upgrade_set_body(WSGO_S(s), id, (const uint8_t *)b, n)); }
+static inline wsgo_rc wsgo_accept_upgrade(uintptr_t s, uint64_t id) { return wsgo_ret(websock_accept_upgrade(WSGO_S(s), id)); }
+static inline wsgo_rc wsgo_reject_upgrade(uintptr_t s, uint64_t id, uint16_t status) { return wsgo_ret(websock_reject_upgrade(WSGO_S(s), id, status)); }
 
 #endif

@@ -16,4 +16,9 @@ type Stats struct {
 	Dropped        uint64 // messages dropped by the DropNewest policy
 	ProtocolErrors uint64 // connections closed for protocol errors
 	Loops          int    // event loops of the server
+	// CompressionBytes is the compression history held by dedicated permessage-deflate
+	// contexts (refreshed by each loop about once a second); DedicatedCompression is the
+	// number of connections holding such a context now.
+	CompressionBytes     uint64
+	DedicatedCompression uint64
 }

@@ -354,15 +354,15 @@ func TestKeptHeadersAndUpgradeHook(t *testing.T) {
 	var hookSaw atomic.Value
 	opts := websock.Options{
 		KeepHeaders: []string{"Cookie"},
-		CheckUpgrade: func(r *websock.Request) error {
+		CheckUpgrade: func(r *websock.Request) (*websock.Accept, error) {
 			hookSaw.Store(r.Header("X-Token"))
 			switch r.Header("X-Token") {
 			case "good":
-				return nil
+				return nil, nil
 			case "":
-				return websock.Reject(http.StatusUnauthorized)
+				return nil, websock.Reject(http.StatusUnauthorized)
 			}
-			return errors.New("bad token")
+			return nil, errors.New("bad token")
 		},
 	}
 	_, url := serve(t, opts, rec)
@@ -506,6 +506,14 @@ func TestByTagBroadcastCloseByTag(t *testing.T) {
 		if _, m, err := c.ReadMessage(); err != nil || string(m) != "all" {
 			t.Errorf("broadcast: %q %v", m, err)
 		}
+	}
+	// Tags are passed as pointer+length: a NUL inside is part of the tag, not its end.
+	cb.Tag("room:2\x00b")
+	if n, m := srv.CountByTag("room:2\x00b"), srv.CountByTag("room:2\x00"); n != 1 || m != 0 {
+		t.Errorf("CountByTag with a NUL = %d, prefix = %d; want 1, 0", n, m)
+	}
+	if n, err := srv.CloseByTag("room:2\x00", 4000, "moved"); n != 0 || err != nil {
+		t.Errorf("CloseByTag(prefix) = %d %v", n, err)
 	}
 	if n, err := srv.CloseByTag("room:2", 4000, "moved"); n != 1 || err != nil {
 		t.Errorf("CloseByTag = %d %v", n, err)

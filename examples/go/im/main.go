@@ -71,11 +71,12 @@ func newServer(addr string) (*websock.Server, error) {
 	h := &im{}
 	srv, err := websock.NewServer(websock.Options{
 		Addr: addr,
-		CheckUpgrade: func(r *websock.Request) error {
+		CheckUpgrade: func(r *websock.Request) (*websock.Accept, error) {
 			if !validUser(userOf(r)) {
-				return websock.Reject(http.StatusUnauthorized)
+				return nil, &websock.RejectError{Status: http.StatusUnauthorized,
+					Body: []byte("set the user cookie first\n")}
 			}
-			return nil
+			return nil, nil
 		},
 	}, h)
 	if err != nil {

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -54,5 +55,8 @@ func TestIMByTag(t *testing.T) {
 	_, resp, err := websocket.DefaultDialer.Dial(url+"/", nil)
 	if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("no user: %v %v, want 401", err, resp)
+	}
+	if body, _ := io.ReadAll(resp.Body); string(body) != "set the user cookie first\n" {
+		t.Errorf("401 body %q", body)
 	}
 }
