@@ -1,6 +1,8 @@
-//! Connection ids: one `u64` that names a loop, a slot in that loop and the slot's
+//! Connection ids: one integer that names a loop, a slot in that loop and the slot's
 //! generation, so an id that outlived its connection can never reach the next
-//! connection that reuses the slot. Ids cross every FFI boundary as plain integers.
+//! connection that reuses the slot. Ids cross every FFI boundary as plain integers, and
+//! they fit in 53 bits, so JavaScript numbers hold them exactly:
+//! slot 22 bits (a loop's 4,194,304 slots) | generation 23 bits | loop 8 bits.
 
 use std::fmt;
 
@@ -10,13 +12,16 @@ use std::fmt;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(u64);
 
-const SLOT_BITS: u32 = 32;
-const GEN_BITS: u32 = 24;
+const SLOT_BITS: u32 = 22;
+const GEN_BITS: u32 = 23;
+const SLOT_MASK: u32 = (1 << SLOT_BITS) - 1;
 pub(crate) const GEN_MASK: u32 = (1 << GEN_BITS) - 1;
+/// Slots per loop that an id can name.
+pub(crate) const MAX_SLOTS: usize = 1 << SLOT_BITS;
 
 impl ConnId {
     pub(crate) fn new(loop_index: usize, slot: u32, generation: u32) -> ConnId {
-        debug_assert!(loop_index < 256);
+        debug_assert!(loop_index < 256 && slot <= SLOT_MASK);
         ConnId(
             ((loop_index as u64) << (SLOT_BITS + GEN_BITS))
                 | (((generation & GEN_MASK) as u64) << SLOT_BITS)
@@ -36,11 +41,12 @@ impl ConnId {
     }
 
     pub(crate) fn loop_index(self) -> usize {
-        (self.0 >> (SLOT_BITS + GEN_BITS)) as usize
+        // Bits above the 53 are never set by us; an id with them set names no loop.
+        (self.0 >> (SLOT_BITS + GEN_BITS)).min(usize::MAX as u64) as usize
     }
 
     pub(crate) fn slot(self) -> u32 {
-        self.0 as u32
+        self.0 as u32 & SLOT_MASK
     }
 
     pub(crate) fn generation(self) -> u32 {
@@ -63,6 +69,12 @@ impl fmt::Display for ConnId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fits_a_javascript_number() {
+        let max = ConnId::new(255, SLOT_MASK, GEN_MASK);
+        assert!(max.to_raw() < 1 << 53, "{:#x}", max.to_raw());
+    }
 
     #[test]
     fn round_trips_every_field() {

@@ -13,6 +13,9 @@ const PAGES: usize = 1024; // 4,194,304 slots per loop
 
 const LIVE: u32 = 1 << 31;
 
+// Every slot must be nameable by a `ConnId`.
+const _: () = assert!(PAGE * PAGES <= crate::id::MAX_SLOTS);
+
 #[derive(Default)]
 pub(crate) struct SlotShared {
     /// Generation in the low 24 bits, `LIVE` while a connection occupies the slot.
