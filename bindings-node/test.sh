@@ -2,12 +2,14 @@
 # Entry point of the Node binding's checks: install (npm ci; its install script builds the
 # native addon from source with `napi build --release`), link the examples to the package
 # the way a user would (`npm install` of the folder), type-check the examples with
-# `tsc --noEmit`, then run the node:test suite (real `ws` clients over loopback).
+# `tsc --noEmit`, then run the node:test suite (real `ws` clients over loopback; the TLS
+# test needs `openssl` for a self-signed certificate).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 command -v node >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
+command -v openssl >/dev/null || { apt-get update -qq && apt-get install -y -qq openssl; }   # the TLS test makes its certificate
 command -v cargo >/dev/null || { echo "test.sh: cargo (Rust) is needed to build the addon" >&2; exit 1; }
 
 cd "$HERE"

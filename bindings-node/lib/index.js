@@ -105,7 +105,7 @@ function intern(s) {
 
 /** The HTTP upgrade request: path, query, headers (lower-case names), subprotocol, peer. */
 class Request {
-  constructor(path, query, remoteAddress, remotePort, subprotocol, flatHeaders, clientIp) {
+  constructor(path, query, remoteAddress, remotePort, subprotocol, flatHeaders, clientIp, extensions) {
     // Kept small on purpose: an idle connection holds this object (see src/lib.rs).
     this.path = intern(path);
     this.query = query;
@@ -115,7 +115,14 @@ class Request {
     this.subprotocol = subprotocol;
     this._f = flatHeaders; // null when no header is kept
     this._ip = clientIp; // null when it is remoteAddress
+    /** The extensions the server agreed to (its 101's Sec-WebSocket-Extensions, e.g.
+     * `permessage-deflate; server_no_context_takeover; client_no_context_takeover`), or
+     * null (always null in the upgrade hook: nothing is agreed yet). Interned: most
+     * connections share one of a few values. */
+    this.extensions = extensions === null ? null : intern(extensions);
   }
+  /** Was permessage-deflate negotiated for this connection? */
+  get permessageDeflate() { return this.extensions !== null && this.extensions.startsWith('permessage-deflate'); }
   /** Always GET: the core refuses other methods before an upgrade. */
   get method() { return 'GET'; }
   /** Path plus `?query`, as sent (the name `url` matches Node's IncomingMessage). */
@@ -166,7 +173,8 @@ class Request {
 class Connection {
   constructor(server, id, request, data) {
     this.server = server;
-    /** A number naming this connection in every thread (workers can send to it). */
+    /** A number naming this connection in every thread (workers can send to it): the
+     * core id itself, exact (core ids are below 2^53). */
     this.id = id;
     this.request = request;
     /** What the upgrade hook returned as `data` (e.g. the authenticated user). */
@@ -266,6 +274,30 @@ function pem(v, name) {
   throw new TypeError(`tls.${name} must be PEM text (string or Buffer)`);
 }
 
+const COMPRESSION_MODES = ['disabled', 'shared', 'dedicated'];
+
+/** `compression: { mode, windowBits, threshold, level, maxDedicated }` (or a mode string)
+ * → flat native fields. Ranges (windowBits 9..15, level 1..9) are the core's check. */
+function compressionOptions(z, n) {
+  if (z === undefined || z === null || z === false) return;
+  if (typeof z === 'string') z = { mode: z };
+  if (typeof z !== 'object') throw new TypeError("compression must be an object like { mode: 'shared' }");
+  const mode = z.mode === undefined ? 'shared' : z.mode;
+  if (!COMPRESSION_MODES.includes(mode)) throw new TypeError("compression.mode must be 'disabled', 'shared' or 'dedicated'");
+  n.compressionMode = mode;
+  if (z.windowBits !== undefined) {
+    if (!Number.isInteger(z.windowBits) || z.windowBits < 0) throw new TypeError('compression.windowBits must be an integer (9..15)');
+    n.compressionWindowBits = z.windowBits;
+  }
+  if (mode === 'dedicated' && z.windowBits === undefined) throw new TypeError("compression.windowBits (9..15) is required with mode 'dedicated'");
+  n.compressionThreshold = num(z.threshold, 'compression.threshold');
+  if (z.level !== undefined) {
+    if (!Number.isInteger(z.level) || z.level < 0) throw new TypeError('compression.level must be an integer (1..9)');
+    n.compressionLevel = z.level;
+  }
+  n.compressionMaxDedicated = num(z.maxDedicated, 'compression.maxDedicated');
+}
+
 /** Public options → the native layer's flat options. */
 function nativeOptions(o, upgradeHook) {
   if (o === null || typeof o !== 'object') throw new TypeError('options must be an object');
@@ -320,6 +352,7 @@ function nativeOptions(o, upgradeHook) {
   n.drainThreshold = num(b.drainThreshold, 'backpressure.drainThreshold');
   if (b.policy !== undefined) n.slowConsumer = String(b.policy);
   if (b.closeCode !== undefined) n.slowConsumerCode = checkCode(b.closeCode);
+  compressionOptions(o.compression, n);
   for (const k of Object.keys(n)) if (n[k] === undefined) delete n[k];
   return n;
 }
@@ -430,8 +463,8 @@ class Server extends EventEmitter {
           if (c !== undefined) this.emit('message', c, data, kind === K_TEXT);
         } else if (kind === K_OPEN) {
           const id = batch[i + 1];
-          const req = new Request(batch[i + 2], batch[i + 3], batch[i + 4], batch[i + 5], batch[i + 6], batch[i + 7], batch[i + 8]);
-          i += 9;
+          const req = new Request(batch[i + 2], batch[i + 3], batch[i + 4], batch[i + 5], batch[i + 6], batch[i + 7], batch[i + 8], batch[i + 9]);
+          i += 10;
           let data;
           if (this._pending.size !== 0) {
             data = this._pending.get(id);
@@ -458,8 +491,8 @@ class Server extends EventEmitter {
           if (c !== undefined) this.emit('drain', c);
         } else if (kind === K_UPGRADE) {
           const id = batch[i + 1];
-          const req = new Request(batch[i + 2], batch[i + 3], batch[i + 4], batch[i + 5], batch[i + 6], batch[i + 7], batch[i + 8]);
-          i += 9;
+          const req = new Request(batch[i + 2], batch[i + 3], batch[i + 4], batch[i + 5], batch[i + 6], batch[i + 7], batch[i + 8], batch[i + 9]);
+          i += 10;
           this._runUpgrade(id, req);
         } else if (kind === K_SHUTDOWN) {
           i += 1;

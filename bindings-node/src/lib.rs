@@ -1,18 +1,18 @@
 //! The native layer of the Node binding: a napi-rs shim over `websock::Server`, started
-//! with a `websock::events::EventQueue`. Nothing JavaScript runs on a loop thread: one
-//! pump thread per server waits on the queue and hands whole batches of events to JS
-//! through ONE threadsafe function, and it waits for JS to finish a batch before it
-//! drains the next one, so events that arrive meanwhile ride in the next batch
-//! (crossing costs ~250 ns per call; arrays of 64+ cost 60-160 ns per event here).
+//! with a `websock::events::EventQueue`. Nothing JavaScript runs on a loop thread. Whole
+//! batches of events cross into JS as ONE flat array per call (crossing costs ~250 ns per
+//! call; arrays of 64+ cost 60-160 ns per event here), in one of two ways:
+//! - "poll" (default, `mod poll`): libuv on the JS thread watches the queue's readiness
+//!   descriptor and drains it when readable;
+//! - "tsfn": a pump thread waits on the queue and calls one threadsafe function per batch,
+//!   waiting for JS to finish a batch before it drains the next one.
 //!
 //! Everything user-facing (EventEmitter, `Connection`, Promises, types) lives in
 //! `lib/index.js`; this file only converts types, errors and ids.
 //!
-//! Connection ids cross as JS numbers. A core id is 64 bits (loop 8, generation 24,
-//! slot 32); we pack it into 53 bits as `slot + 2^21 * (loop << 24 | generation)`, which
-//! is exact while the slot is below 2^21 (2,097,152 connections on one loop, twice
-//! Linux's default per-process descriptor ceiling). A connection whose slot does not
-//! fit is refused (503) or closed (1013) rather than given an id that could alias.
+//! Connection ids cross as JS numbers, exactly: the core's ids fit in 53 bits
+//! (`ConnId::to_raw() < 2^53`), and every integer below 2^53 is a double, so the id goes
+//! out as `raw as f64` and comes back as `v as u64` with no packing and no loss.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -24,29 +24,27 @@ use napi::sys;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use websock::events::{Event, EventQueue};
-use websock::{Accept, ConnId, HttpResponse, KeepHeaders, Message, Options, SlowConsumerPolicy};
+use websock::{Accept, CompressionMode, ConnId, HttpResponse, KeepHeaders, Message, Options, SlowConsumerPolicy};
 
 // ----- ids -----
 
-const SLOT_BITS_JS: u32 = 21;
-const SLOT_MASK_JS: u64 = (1 << SLOT_BITS_JS) - 1;
+/// 2^53: ids are below it (core guarantee), so `f64` holds each one exactly.
+const ID_LIMIT: f64 = 9_007_199_254_740_992.0;
 
-fn fits(id: ConnId) -> bool {
-    (id.to_raw() & 0xffff_ffff) <= SLOT_MASK_JS
-}
-
-fn pack(id: ConnId) -> f64 {
+fn id_to_js(id: ConnId) -> f64 {
     let raw = id.to_raw();
-    (((raw >> 32) << SLOT_BITS_JS) | (raw & SLOT_MASK_JS)) as f64
+    debug_assert!(raw < 1 << 53, "core id {raw:#x} does not fit in 53 bits");
+    raw as f64
 }
 
-/// A JS number back to a core id; `None` for anything that is not an id we made.
-fn unpack(v: f64) -> Option<ConnId> {
-    if !(v >= 0.0 && v < 9_007_199_254_740_992.0 && v.fract() == 0.0) {
+/// A JS number back to a core id; `None` for anything that cannot be an id (negative,
+/// fractional, NaN, 2^53 or more). Other integers are passed on: the core reports an id
+/// that names no live connection as unknown.
+fn id_from_js(v: f64) -> Option<ConnId> {
+    if !(v >= 0.0 && v < ID_LIMIT && v.fract() == 0.0) {
         return None;
     }
-    let v = v as u64;
-    Some(ConnId::from_raw(((v >> SLOT_BITS_JS) << 32) | (v & SLOT_MASK_JS)))
+    Some(ConnId::from_raw(v as u64))
 }
 
 // ----- errors: one mapping, "[kind] message"; lib/index.js turns kind into err.code -----
@@ -75,7 +73,7 @@ const K_UPGRADE: u32 = 5;
 const K_SHUTDOWN: u32 = 6;
 
 /// One batch of events, turned into a single flat JS array on the JS thread:
-/// `[kind, id, …fields]` repeated (text: string; binary: Buffer; open/upgrade: 7 request slots;
+/// `[kind, id, …fields]` repeated (text: string; binary: Buffer; open/upgrade: 8 request slots;
 /// close: code, reason, why; drain: nothing; shutdown: no id).
 pub struct Batch(Vec<Event>);
 
@@ -88,7 +86,7 @@ impl ToNapiValue for Batch {
             match ev {
                 Event::Message { id, data, text } => {
                     arr.set(i, if text { K_TEXT } else { K_BINARY })?;
-                    arr.set(i + 1, pack(id))?;
+                    arr.set(i + 1, id_to_js(id))?;
                     if text {
                         // SAFETY: the core validated every text message as UTF-8.
                         arr.set(i + 2, unsafe { std::str::from_utf8_unchecked(&data) })?;
@@ -99,17 +97,17 @@ impl ToNapiValue for Batch {
                 }
                 Event::Open { id, request } => {
                     arr.set(i, K_OPEN)?;
-                    arr.set(i + 1, pack(id))?;
-                    i = put_request(&env, &mut arr, i + 2, &request)?;
+                    arr.set(i + 1, id_to_js(id))?;
+                    i = put_request(&mut arr, i + 2, &request)?;
                 }
                 Event::Upgrade { id, request } => {
                     arr.set(i, K_UPGRADE)?;
-                    arr.set(i + 1, pack(id))?;
-                    i = put_request(&env, &mut arr, i + 2, &request)?;
+                    arr.set(i + 1, id_to_js(id))?;
+                    i = put_request(&mut arr, i + 2, &request)?;
                 }
                 Event::Close { id, code, reason, kind } => {
                     arr.set(i, K_CLOSE)?;
-                    arr.set(i + 1, pack(id))?;
+                    arr.set(i + 1, id_to_js(id))?;
                     arr.set(i + 2, code as u32)?;
                     arr.set(i + 3, reason.as_str())?;
                     arr.set(i + 4, kind.as_str())?;
@@ -117,7 +115,7 @@ impl ToNapiValue for Batch {
                 }
                 Event::Drain { id } => {
                     arr.set(i, K_DRAIN)?;
-                    arr.set(i + 1, pack(id))?;
+                    arr.set(i + 1, id_to_js(id))?;
                     i += 2;
                 }
                 Event::Shutdown => {
@@ -130,11 +128,12 @@ impl ToNapiValue for Batch {
     }
 }
 
-/// A request as 6 batch slots: path, query, remote address, remote port, subprotocol or
-/// null, flat headers or null when none are kept, client IP or null when it is the peer's.
+/// A request as 8 batch slots: path, query, remote address, remote port, subprotocol or
+/// null, flat headers or null when none are kept, client IP or null when it is the peer's,
+/// agreed extensions (the 101's `Sec-WebSocket-Extensions`) or null.
 /// Flat slots rather than an object: an idle connection keeps what JS builds from them,
 /// and each extra object, array or string costs bytes per connection (budget: 1 KB).
-fn put_request(_env: &Env, arr: &mut Array<'_>, i: u32, r: &websock::Request) -> Result<u32> {
+fn put_request(arr: &mut Array<'_>, i: u32, r: &websock::Request) -> Result<u32> {
     arr.set(i, r.path())?;
     arr.set(i + 1, r.query())?;
     let ip = r.remote_addr().ip();
@@ -152,7 +151,8 @@ fn put_request(_env: &Env, arr: &mut Array<'_>, i: u32, r: &websock::Request) ->
     } else {
         arr.set(i + 6, Null)?;
     }
-    Ok(i + 7)
+    arr.set(i + 7, r.extensions())?;
+    Ok(i + 8)
 }
 
 // ----- options -----
@@ -187,6 +187,13 @@ pub struct NativeOptions {
     /// "close" (default) or "drop".
     pub slow_consumer: Option<String>,
     pub slow_consumer_code: Option<u32>,
+    /// permessage-deflate: "disabled" (default), "shared" or "dedicated" (needs
+    /// `compression_window_bits`, 9..15).
+    pub compression_mode: Option<String>,
+    pub compression_window_bits: Option<u32>,
+    pub compression_threshold: Option<f64>,
+    pub compression_level: Option<u32>,
+    pub compression_max_dedicated: Option<f64>,
     /// Defer every upgrade to JS (the `upgrade` hook).
     pub upgrade_hook: bool,
     /// How batches reach JS: "poll" (default: libuv polls the queue's fd on the JS thread)
@@ -287,6 +294,26 @@ fn build_options(o: &NativeOptions) -> Result<Options> {
         }
         Some("drop") => b.policy = SlowConsumerPolicy::DropNewest,
         Some(p) => return Err(invalid(format!("backpressure.policy must be 'close' or 'drop', got {p:?}"))),
+    }
+    let z = &mut opts.compression;
+    z.mode = match o.compression_mode.as_deref() {
+        None | Some("disabled") => CompressionMode::Disabled,
+        Some("shared") => CompressionMode::Shared,
+        Some("dedicated") => match o.compression_window_bits {
+            // Out-of-range values reach the core's own check (9..=15) unchanged.
+            Some(w) => CompressionMode::Dedicated { window_bits: w.min(255) as u8 },
+            None => return Err(invalid("compression.windowBits (9..15) is required with mode 'dedicated'")),
+        },
+        Some(m) => return Err(invalid(format!("compression.mode must be 'disabled', 'shared' or 'dedicated', got {m:?}"))),
+    };
+    if let Some(v) = size(o.compression_threshold, "compression.threshold")? {
+        z.threshold = v;
+    }
+    if let Some(v) = size(o.compression_max_dedicated, "compression.maxDedicated")? {
+        z.max_dedicated = v;
+    }
+    if let Some(v) = o.compression_level {
+        z.level = v.min(255) as u8;
     }
     Ok(opts)
 }
@@ -421,7 +448,6 @@ fn pump(server: websock::Server, queue: Arc<EventQueue>, tsfn: Arc<Mutex<Option<
         queue.wait(None);
         let mut batch = Vec::with_capacity(64);
         queue.drain(MAX_BATCH, &mut batch);
-        batch.retain(|ev| keep_event(&server, ev));
         finished = batch.iter().any(|e| matches!(e, Event::Shutdown));
         if finished {
             REGISTRY.lock().unwrap().remove(&handle_id);
@@ -449,22 +475,6 @@ fn pump(server: websock::Server, queue: Arc<EventQueue>, tsfn: Arc<Mutex<Option<
     tsfn.lock().unwrap().take();
 }
 
-/// Refuses connections whose id cannot cross as an exact JS number (see the top).
-fn keep_event(server: &websock::Server, ev: &Event) -> bool {
-    match ev {
-        Event::Upgrade { id, .. } if !fits(*id) => {
-            let _ = server.reject_upgrade(*id, HttpResponse::new(503, "server full\n"));
-            false
-        }
-        Event::Open { id, .. } if !fits(*id) => {
-            let _ = server.close(*id, 1013, "server full");
-            false
-        }
-        Event::Message { id, .. } | Event::Drain { id } | Event::Close { id, .. } => fits(*id),
-        _ => true,
-    }
-}
-
 // ----- the handle: every any-thread operation, usable from the main thread and workers -----
 
 #[napi(object)]
@@ -479,6 +489,11 @@ pub struct NativeStats {
     pub bytes_out: f64,
     pub dropped: f64,
     pub protocol_errors: f64,
+    /// Bytes of compression history (dedicated permessage-deflate windows) held now, as of
+    /// each loop's last timer sweep.
+    pub compression_bytes: f64,
+    /// Connections holding a dedicated compression context now.
+    pub dedicated_compression: f64,
     pub loops: u32,
 }
 
@@ -527,25 +542,25 @@ impl Handle {
 
     #[napi]
     pub fn send_text(&self, id: f64, text: String) -> Result<bool> {
-        let Some(id) = unpack(id) else { return Ok(false) };
+        let Some(id) = id_from_js(id) else { return Ok(false) };
         gone_is_false(self.server.send(id, Message::Text(&text)))
     }
 
     #[napi]
     pub fn send_binary(&self, id: f64, data: BufferSlice) -> Result<bool> {
-        let Some(id) = unpack(id) else { return Ok(false) };
+        let Some(id) = id_from_js(id) else { return Ok(false) };
         gone_is_false(self.server.send(id, Message::Binary(&data)))
     }
 
     #[napi]
     pub fn ping(&self, id: f64, data: BufferSlice) -> Result<bool> {
-        let Some(id) = unpack(id) else { return Ok(false) };
+        let Some(id) = id_from_js(id) else { return Ok(false) };
         gone_is_false(self.server.ping(id, &data))
     }
 
     #[napi]
     pub fn close(&self, id: f64, code: u32, reason: String) -> Result<bool> {
-        let Some(id) = unpack(id) else { return Ok(false) };
+        let Some(id) = id_from_js(id) else { return Ok(false) };
         if code > 0xffff {
             return Err(invalid(format!("close code {code} is out of range")));
         }
@@ -554,13 +569,13 @@ impl Handle {
 
     #[napi]
     pub fn is_live(&self, id: f64) -> bool {
-        unpack(id).is_some_and(|id| self.server.is_live(id))
+        id_from_js(id).is_some_and(|id| self.server.is_live(id))
     }
 
     /// 1 added, 0 already there, -1 connection gone.
     #[napi]
     pub fn tag(&self, id: f64, tag: String) -> Result<i32> {
-        let Some(id) = unpack(id) else { return Ok(-1) };
+        let Some(id) = id_from_js(id) else { return Ok(-1) };
         match self.server.tag(id, &tag) {
             Ok(added) => Ok(added as i32),
             Err(websock::Error::UnknownConnection) => Ok(-1),
@@ -570,7 +585,7 @@ impl Handle {
 
     #[napi]
     pub fn untag(&self, id: f64, tag: String) -> Result<i32> {
-        let Some(id) = unpack(id) else { return Ok(-1) };
+        let Some(id) = id_from_js(id) else { return Ok(-1) };
         match self.server.untag(id, &tag) {
             Ok(removed) => Ok(removed as i32),
             Err(websock::Error::UnknownConnection) => Ok(-1),
@@ -580,12 +595,12 @@ impl Handle {
 
     #[napi]
     pub fn tags(&self, id: f64) -> Vec<String> {
-        unpack(id).and_then(|id| self.server.tags(id).ok()).unwrap_or_default()
+        id_from_js(id).and_then(|id| self.server.tags(id).ok()).unwrap_or_default()
     }
 
     #[napi]
     pub fn buffered_amount(&self, id: f64) -> f64 {
-        unpack(id).and_then(|id| self.server.buffered_amount(id).ok()).unwrap_or(0) as f64
+        id_from_js(id).and_then(|id| self.server.buffered_amount(id).ok()).unwrap_or(0) as f64
     }
 
     #[napi]
@@ -624,14 +639,14 @@ impl Handle {
     /// Completes a deferred upgrade; headers are flat name, value pairs.
     #[napi]
     pub fn accept_upgrade(&self, id: f64, subprotocol: Option<String>, headers: Option<Vec<String>>) -> Result<bool> {
-        let Some(id) = unpack(id) else { return Ok(false) };
+        let Some(id) = id_from_js(id) else { return Ok(false) };
         let accept = Accept { subprotocol, headers: pairs(headers)?, user_data: None };
         gone_is_false(self.server.accept_upgrade(id, accept))
     }
 
     #[napi]
     pub fn reject_upgrade(&self, id: f64, status: u32, body: BufferSlice, headers: Option<Vec<String>>) -> Result<bool> {
-        let Some(id) = unpack(id) else { return Ok(false) };
+        let Some(id) = id_from_js(id) else { return Ok(false) };
         if !(400..=599).contains(&status) {
             return Err(invalid(format!("rejection status must be 400-599, got {status}")));
         }
@@ -655,6 +670,8 @@ impl Handle {
             bytes_out: t.bytes_out as f64,
             dropped: t.dropped as f64,
             protocol_errors: t.protocol_errors as f64,
+            compression_bytes: t.compression_bytes as f64,
+            dedicated_compression: s.dedicated_compression as f64,
             loops: s.loops.len() as u32,
         }
     }
@@ -788,9 +805,6 @@ mod poll {
             }
             let mut batch = Vec::with_capacity(64);
             pr.queue.drain(MAX_BATCH, &mut batch);
-            if let Some(server) = &pr.server {
-                batch.retain(|ev| keep_event(server, ev));
-            }
             if batch.is_empty() {
                 return;
             }

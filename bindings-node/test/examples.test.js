@@ -39,7 +39,8 @@ const settle = (ms = 150) => new Promise((r) => setTimeout(r, ms));
 test('chat.js: rooms hear only their own messages; names are required', async (t) => {
   const { url } = await run(t, 'chat.js');
   await assert.rejects(connect(url + '/?room=x'), { status: 400 });
-  const ann = await connect(url + '/?name=ann&room=a');
+  const ann = await connect(url + '/?name=ann&room=a', [], { perMessageDeflate: true });
+  assert.match(ann.extensions, /permessage-deflate/, 'chat negotiates shared deflate');
   const annBox = inbox(ann);
   const bob = await connect(url + '/?name=bob&room=a');
   const bobBox = inbox(bob);
@@ -55,6 +56,10 @@ test('chat.js: rooms hear only their own messages; names are required', async (t
   cid.send('now in a');
   await settle();
   assert.ok(annBox.includes('cid: now in a'));
+  const long = 'a long line that is worth compressing; '.repeat(40);
+  bob.send(long);
+  await settle();
+  assert.ok(annBox.includes('bob: ' + long), 'a compressed message arrives intact');
   for (const ws of [ann, bob, cid]) ws.close();
 });
 

@@ -268,3 +268,27 @@ test('backpressure: bufferedAmount grows for a reader that does not read, drain 
   await server.close();
   assert.ok(received > 0);
 });
+
+test('ids are the core ids, exact: connections on every loop (ids up to 2^53) are reachable by id', async () => {
+  const { server, url } = await startServer({ loops: 2 });
+  const { attach } = require('..');
+  const remote = attach(server.handleId);
+  const clients = [];
+  for (let i = 0; i < 6; i++) clients.push(await connect(url));
+  while (server.connections.size < 6) await next(server, 'open');
+  const ids = [...server.connections.keys()];
+  assert.equal(new Set(ids).size, 6);
+  for (const id of ids) assert.ok(Number.isSafeInteger(id) && id >= 0 && id < 2 ** 53, `id ${id}`);
+  // The loop index sits in the top 8 of the 53 bits: the second loop's ids are >= 2^45,
+  // which the old 21-bit packing could never produce.
+  assert.ok(ids.some((id) => id >= 2 ** 45), `some connection on loop 1: ${ids}`);
+  const got = clients.map((ws) => next(ws, 'message'));
+  for (const id of ids) assert.equal(remote.send(id, `to ${id}`), true);
+  const texts = (await Promise.all(got)).map(([m]) => m.toString()).sort();
+  assert.deepEqual(texts, ids.map((id) => `to ${id}`).sort());
+  // Not an id: negative, fractional, 2^53 and beyond → false, never a throw or an alias.
+  for (const bad of [-1, 1.5, 2 ** 53, 2 ** 60, NaN]) assert.equal(remote.send(bad, 'x'), false);
+  assert.equal(remote.send(ids[0] + 2 ** 22, 'x'), false, 'another generation of the same slot');
+  for (const ws of clients) ws.close();
+  await server.close();
+});

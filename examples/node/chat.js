@@ -1,13 +1,16 @@
 // @ts-check
 // Chat with rooms: connect to ws://127.0.0.1:8080/?room=lobby&name=ann; every text message
 // goes to everyone in the same room (one sendByTag: the frame is encoded once for all).
-// "/join <room>" switches rooms. Run: node examples/node/chat.js [port]
+// "/join <room>" switches rooms. Chat text compresses well, so permessage-deflate is on in
+// shared mode (no per-connection memory; a room message is compressed once for the room).
+// Run: node examples/node/chat.js [port]
 'use strict';
 const { Server } = require('websock');
 
 /** @type {Server<{ name: string, room: string }>} */
 const server = new Server({
   port: Number(process.argv[2] || process.env.PORT || 8080),
+  compression: { mode: 'shared', threshold: 256 },
   upgrade: (req) => {
     const q = new URLSearchParams(req.query);
     const name = q.get('name');
