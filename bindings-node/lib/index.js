@@ -185,6 +185,12 @@ class Connection {
    * connection is gone. Watch `bufferedAmount` and the `drain` event for backpressure. */
   send(data) {
     if (this.readyState === CLOSED) return false;
+    const out = this.server._out;
+    if (out !== null) {
+      // Inside a dispatch call with sendBatch: queued with the batch's other replies.
+      out.push(this.id, typeof data === 'string' ? data : toBytes(data));
+      return true;
+    }
     try {
       return sendVia(this.server._h, this.id, data);
     } catch (e) {
@@ -192,10 +198,12 @@ class Connection {
     }
   }
   ping(data = Buffer.alloc(0)) {
+    this.server._flush();
     return call(() => this.server._h.ping(this.id, toBytes(typeof data === 'string' ? Buffer.from(data) : data)));
   }
   /** Starts the closing handshake (1000-1003, 1007-1014, 3000-4999). */
   close(code = 1000, reason = '') {
+    this.server._flush();
     const ok = call(() => this.server._h.close(this.id, checkCode(code), String(reason)));
     if (ok && this.readyState === OPEN) this.readyState = CLOSING;
     return ok;
@@ -378,6 +386,10 @@ class Server extends EventEmitter {
     this._closing = null;
     this._closed = false;
     this._ref = true;
+    // sendBatch: replies made during one dispatch call are collected here (flat
+    // [id, data, …]) and handed to the core with ONE native call (Server::send_many).
+    this._sendBatch = Boolean(options.sendBatch ?? process.env.WEBSOCK_NODE_SEND_BATCH === '1');
+    this._out = null;
     this._dispatch = this._dispatch.bind(this);
   }
 
@@ -436,7 +448,18 @@ class Server extends EventEmitter {
     return this;
   }
 
+  /** Hands the replies collected so far in this dispatch call to the core, so that what
+   * follows (a close, a sendByTag, …) stays in order after them. */
+  _flush() {
+    const out = this._out;
+    if (out !== null && out.length !== 0) {
+      this._out = [];
+      this._h.sendMany(out);
+    }
+  }
+
   _ops() {
+    this._flush();
     if (!this._handle) throw Object.assign(new Error('server is not listening'), { code: 'ERR_WEBSOCK_NOT_LISTENING' });
     return this._handle;
   }
@@ -453,6 +476,7 @@ class Server extends EventEmitter {
     const conns = this.connections;
     const n = batch.length;
     let err;
+    if (this._sendBatch) this._out = [];
     for (let i = 0; i < n;) {
       const kind = batch[i];
       try {
@@ -503,6 +527,14 @@ class Server extends EventEmitter {
       } catch (e) {
         if (err === undefined) err = e;
       }
+    }
+    if (this._out !== null) {
+      try {
+        this._flush();
+      } catch (e) {
+        if (err === undefined) err = wrapError(e);
+      }
+      this._out = null;
     }
     if (err !== undefined) process.nextTick(() => { throw err; });
   }

@@ -552,6 +552,89 @@ impl Handle {
         gone_is_false(self.server.send(id, Message::Binary(&data)))
     }
 
+    /// Sends a batch given as one flat array `[id, data, id, data, …]` (string → text,
+    /// Buffer → binary) through `Server::send_many`: one lock and at most one wake-up per
+    /// loop for the whole batch instead of one napi call and one lock per message. What
+    /// `lib/index.js` uses for the replies made during one dispatch call (`sendBatch`).
+    /// Connections that are gone are skipped. Returns how many messages were queued.
+    #[napi(ts_args_type = "items: Array<number | string | Buffer>")]
+    pub fn send_many(&self, env: Env, items: Array) -> Result<u32> {
+        enum Payload {
+            /// Offset and length in `text`.
+            Text(usize, usize),
+            /// A Buffer of `items`, alive for this call.
+            Binary(*const u8, usize),
+        }
+        let raw_env = env.raw();
+        let pairs = items.len() / 2;
+        let mut ids = Vec::with_capacity(pairs as usize);
+        let mut payloads = Vec::with_capacity(pairs as usize);
+        // Every text payload lands in one buffer (one allocation for the batch).
+        let mut text: Vec<u8> = Vec::new();
+        for k in 0..pairs {
+            let id: f64 = items.get(2 * k)?.unwrap_or(f64::NAN);
+            let Some(v) = items.get::<Unknown>(2 * k + 1)? else { continue };
+            let p = if v.get_type()? == ValueType::String {
+                let mut len = 0usize;
+                // SAFETY: `v` is a string value of this env (checked above); the second call
+                // writes at most `len + 1` bytes into space reserved for them.
+                unsafe {
+                    sys::napi_get_value_string_utf8(raw_env, v.raw(), std::ptr::null_mut(), 0, &mut len);
+                    let start = text.len();
+                    text.resize(start + len + 1, 0);
+                    let mut written = 0usize;
+                    sys::napi_get_value_string_utf8(raw_env, v.raw(), text.as_mut_ptr().add(start).cast(), len + 1, &mut written);
+                    text.truncate(start + written);
+                    Payload::Text(start, written)
+                }
+            } else {
+                // SAFETY: value of this env; TypeError if it is not a Buffer/TypedArray.
+                let b = unsafe { BufferSlice::from_napi_value(raw_env, v.raw()) }
+                    .map_err(|_| invalid("sendMany: data must be a string or a Buffer"))?;
+                Payload::Binary(b.as_ptr(), b.len())
+            };
+            if let Some(id) = id_from_js(id) {
+                ids.push(id);
+                payloads.push(p);
+            }
+        }
+        let msgs: Vec<(ConnId, Message<'_>)> = ids
+            .into_iter()
+            .zip(&payloads)
+            .map(|(id, p)| {
+                let m = match *p {
+                    // SAFETY: napi wrote UTF-8 (JS strings are converted, lone surrogates
+                    // replaced), and `text` is not touched while `msgs` lives.
+                    Payload::Text(at, len) => Message::Text(unsafe { std::str::from_utf8_unchecked(&text[at..at + len]) }),
+                    // SAFETY: the Buffer is referenced by `items`, alive for this call.
+                    Payload::Binary(ptr, len) => Message::Binary(unsafe { std::slice::from_raw_parts(ptr, len) }),
+                };
+                (id, m)
+            })
+            .collect();
+        // send_many stops at the first unknown connection (having queued those before it):
+        // count what it took and go on after the one that failed.
+        let mut rest = &msgs[..];
+        let mut queued = 0usize;
+        while !rest.is_empty() {
+            let mut taken = 0usize;
+            let r = self.server.send_many(rest.iter().copied().inspect(|_| taken += 1));
+            match r {
+                Ok(()) => {
+                    queued += rest.len();
+                    break;
+                }
+                Err(websock::Error::UnknownConnection) => {
+                    queued += taken - 1;
+                    rest = &rest[taken..];
+                }
+                Err(websock::Error::ServerClosed) => break,
+                Err(e) => return Err(to_napi(e)),
+            }
+        }
+        Ok(queued as u32)
+    }
+
     #[napi]
     pub fn ping(&self, id: f64, data: BufferSlice) -> Result<bool> {
         let Some(id) = id_from_js(id) else { return Ok(false) };

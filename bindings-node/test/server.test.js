@@ -292,3 +292,32 @@ test('ids are the core ids, exact: connections on every loop (ids up to 2^53) ar
   for (const ws of clients) ws.close();
   await server.close();
 });
+
+test('sendBatch: replies of one dispatch go out in one native call, in order, before a close', async () => {
+  const { server, url } = await startServer({ sendBatch: true });
+  const peers = [];
+  server.on('open', (c) => peers.push(c));
+  server.on('message', (conn, data) => {
+    if (data !== 'burst') return;
+    for (let i = 0; i < 100; i++) conn.send(i % 2 ? `t${i}` : Buffer.from(`b${i}`));
+    for (const p of peers) if (p !== conn) p.send('fan');
+    conn.close(4000, 'after the burst');
+  });
+  const a = await connect(url);
+  const b = await connect(url);
+  while (peers.length < 2) await next(server, 'open');
+  const got = [];
+  a.on('message', (m, isBinary) => got.push((isBinary ? 'B:' : '') + m.toString()));
+  const bGot = next(b, 'message');
+  a.send('burst');
+  assert.deepEqual(await closed(a), [4000, 'after the burst']);
+  assert.deepEqual(got, Array.from({ length: 100 }, (_, i) => (i % 2 ? `t${i}` : `B:b${i}`)));
+  assert.equal((await bGot)[0].toString(), 'fan');
+  // The native call skips ids that are gone (or never were) and queues the rest.
+  const [bConn] = [...server.connections.values()];
+  const bAgain = next(b, 'message');
+  assert.equal(server._h.sendMany([peers[0].id, 'gone', -1, 'bad', bConn.id, Buffer.from('live'), 2 ** 53, 'x']), 1);
+  assert.equal((await bAgain)[0].toString(), 'live');
+  b.close();
+  await server.close();
+});
