@@ -369,7 +369,6 @@ impl NativeServer {
                     return Err(to_napi(e));
                 }
             };
-            unsafe { (*poller).server = Some(server.clone()) };
             REGISTRY.lock().unwrap().insert(handle_id, server.clone());
             return Ok(NativeServer { server, tsfn: Arc::new(Mutex::new(None)), poller: Some(poller), handle_id });
         }
@@ -797,7 +796,6 @@ mod poll {
         callback: sys::napi_ref,
         async_ctx: sys::napi_async_context,
         queue: Arc<EventQueue>,
-        pub server: Option<websock::Server>,
         handle_id: u32,
         /// `uv_handle_size(UV_POLL)` bytes; its first field (`data`) points back here.
         handle: *mut c_void,
@@ -828,7 +826,7 @@ mod poll {
                 check(sys::napi_async_init(env, ptr::null_mut(), name, &mut async_ctx), "napi_async_init")?;
                 let layout = std::alloc::Layout::from_size_align(uv_handle_size(UV_POLL), 16).unwrap();
                 let handle = std::alloc::alloc_zeroed(layout) as *mut c_void;
-                let p = Box::into_raw(Box::new(Poller { env, callback, async_ctx, queue, server: None, handle_id, handle, layout, closing: false }));
+                let p = Box::into_raw(Box::new(Poller { env, callback, async_ctx, queue, handle_id, handle, layout, closing: false }));
                 *(handle as *mut *mut Poller) = p;
                 let fd = (*p).queue.fd();
                 if let Err(e) = uv_check(uv_poll_init(lp as *mut c_void, handle, fd), "uv_poll_init")
