@@ -106,20 +106,17 @@ function intern(s) {
 /** The HTTP upgrade request: path, query, headers (lower-case names), subprotocol, peer. */
 class Request {
   constructor(path, query, remoteAddress, remotePort, subprotocol, flatHeaders, clientIp, extensions) {
-    // Kept small on purpose: an idle connection holds this object (see src/lib.rs).
+    // Kept small on purpose: an idle connection holds this object (see src/lib.rs). The
+    // four fields below are usually null, so they are set only when not (the prototype
+    // holds the nulls): each field set on every instance costs 8 B per connection.
     this.path = intern(path);
     this.query = query;
     this.remoteAddress = intern(remoteAddress);
     this.remotePort = remotePort;
-    /** The negotiated subprotocol (null in the upgrade hook and when none was agreed). */
-    this.subprotocol = subprotocol;
-    this._f = flatHeaders; // null when no header is kept
-    this._ip = clientIp; // null when it is remoteAddress
-    /** The extensions the server agreed to (its 101's Sec-WebSocket-Extensions, e.g.
-     * `permessage-deflate; server_no_context_takeover; client_no_context_takeover`), or
-     * null (always null in the upgrade hook: nothing is agreed yet). Interned: most
-     * connections share one of a few values. */
-    this.extensions = extensions === null ? null : intern(extensions);
+    if (subprotocol !== null) this.subprotocol = subprotocol;
+    if (flatHeaders !== null) this._f = flatHeaders;
+    if (clientIp !== null) this._ip = clientIp;
+    if (extensions !== null) this.extensions = intern(extensions);
   }
   /** Was permessage-deflate negotiated for this connection? */
   get permessageDeflate() { return this.extensions !== null && this.extensions.startsWith('permessage-deflate'); }
@@ -169,6 +166,15 @@ class Request {
   get clientIp() { return this._ip === null ? this.remoteAddress : this._ip; }
 }
 
+/** The negotiated subprotocol (null in the upgrade hook and when none was agreed). */
+Request.prototype.subprotocol = null;
+/** The extensions the server agreed to (its 101's Sec-WebSocket-Extensions, e.g.
+ * `permessage-deflate; server_no_context_takeover; client_no_context_takeover`), or null
+ * (always null in the upgrade hook: nothing is agreed yet). */
+Request.prototype.extensions = null;
+Request.prototype._f = null; // flat kept headers; null when none is kept
+Request.prototype._ip = null; // client IP when it is not remoteAddress
+
 /** One WebSocket connection. Valid until its `close` event; afterwards sends return false. */
 class Connection {
   constructor(server, id, request, data) {
@@ -177,8 +183,9 @@ class Connection {
      * core id itself, exact (core ids are below 2^53). */
     this.id = id;
     this.request = request;
-    /** What the upgrade hook returned as `data` (e.g. the authenticated user). */
-    this.data = data;
+    // `data` (what the upgrade hook accepted with) is on the prototype (undefined) unless
+    // given: 8 B less per idle connection.
+    if (data !== undefined) this.data = data;
     this.readyState = OPEN;
   }
   /** Queues a message (string → text, bytes → binary). Never blocks. Returns false when the
@@ -223,6 +230,8 @@ class Connection {
   get isOpen() { return this.readyState === OPEN; }
   get remoteAddress() { return this.request.remoteAddress; }
 }
+/** What the upgrade hook returned as `data` (e.g. the authenticated user). */
+Connection.prototype.data = undefined;
 Connection.CONNECTING = CONNECTING;
 Connection.OPEN = OPEN;
 Connection.CLOSING = CLOSING;
