@@ -1,7 +1,7 @@
 //! Echo server on the websock engine with permessage-deflate, for the real-client
 //! interop checks (interop/run.sh: Node ws with three offers, Python websockets) and
 //! for compressed-echo benchmarks. Prints `offer -> negotiated` for every connection.
-//! usage: interop_server PORT shared|dedicated:BITS [threshold]
+//! usage: interop_server PORT shared|dedicated:BITS [threshold] [level]
 
 use websock::{Compression, Conn, Handler, Message, Server};
 
@@ -27,6 +27,9 @@ fn main() {
     };
     if let Some(t) = a.get(3) {
         cfg.threshold = t.parse().expect("threshold");
+    }
+    if let Some(l) = a.get(4) {
+        cfg.level = l.parse().expect("level 1-9");
     }
     let mut opts = websock::Options::default();
     opts.bind = websock::Bind::Addr(format!("127.0.0.1:{port}"));
