@@ -636,6 +636,7 @@ impl Loop {
                 let _ = c.flush();
             }
             let _ = c.sock.shutdown(Shutdown::Write);
+            c.inbuf = None; // unfinished input is moot now; lingering reads go to scratch
             c.state = State::Lingering;
             c.since = self.io.now;
             self.report_close(slot, c, CloseKind::Abnormal);
