@@ -101,7 +101,7 @@ impl LoopIo {
                 Out::Frame(op, p) => frame::encode_into(&mut self.cork, op, p),
                 Out::Owned(v) => self.cork.extend_from_slice(&v),
                 Out::Shared(b) => self.cork.extend_from_slice(&b),
-                Out::Message(m) => self.cork.extend_from_slice(&m.plain_frame()),
+                Out::Message(_) => unreachable!("enqueue resolves messages per receiver"),
             }
             return;
         }
@@ -113,7 +113,7 @@ impl LoopIo {
             }
             Out::Owned(v) => c.out().push_owned(v),
             Out::Shared(b) => c.out().push_shared(b),
-            Out::Message(m) => c.out().push_shared(m.plain_frame()),
+            Out::Message(_) => unreachable!("enqueue resolves messages per receiver"),
         }
         self.mark_dirty(slot, c);
     }
@@ -1240,7 +1240,7 @@ fn complete_upgrade(io: &mut LoopIo, h: &dyn Handler, id: ConnId, c: &mut Connec
     let mut resp = Vec::with_capacity(200);
     handshake::write_101(&mut resp, accept_key, request.subprotocol(), &headers);
     io.queue_raw(id.slot(), c, Out::Owned(resp));
-    c.request = Some(Arc::new(handshake::kept(&request, &io.server.options().keep_headers)));
+    c.request = Some(Arc::new(handshake::kept(request, &io.server.options().keep_headers)));
     c.user_data = a.user_data;
     c.state = State::Open;
     c.flags |= F_WAS_OPEN;

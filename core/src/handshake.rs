@@ -178,8 +178,9 @@ fn client_ip(headers: &[(Box<str>, Box<str>)], remote: SocketAddr, trusted: &[Ip
 }
 
 /// Keeps only the headers the options ask to keep.
-pub(crate) fn kept(request: &Request, keep: &KeepHeaders) -> Request {
-    let mut r = request.clone();
+/// The request a connection keeps: only the headers the options name (taken by value so
+/// nothing is copied).
+pub(crate) fn kept(mut r: Request, keep: &KeepHeaders) -> Request {
     match keep {
         KeepHeaders::All => {}
         KeepHeaders::None => r.headers = Vec::new(),
