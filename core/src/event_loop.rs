@@ -257,6 +257,10 @@ pub(crate) struct Loop {
     /// will not report them again).
     again: Vec<u32>,
     accept_pending: bool,
+    /// Readiness events of one turn (kept to reuse the buffer).
+    events: Events,
+    /// The last poll filled `events`: more may be ready, so the next turn must not wait.
+    events_full: bool,
     epoch: Instant,
     shutdown_at: Option<u32>,
     tick: u32,
@@ -299,6 +303,8 @@ impl Loop {
             commands: Vec::new(),
             again: Vec::new(),
             accept_pending: false,
+            events: Events::with_capacity(1024),
+            events_full: false,
             epoch: Instant::now(),
             shutdown_at: None,
             tick,
@@ -315,49 +321,80 @@ impl Loop {
         &self.shared.loops[self.io.idx]
     }
 
+    /// Runs the loop on its own thread until the server has shut down.
     pub fn run(mut self) {
-        let mut events = Events::with_capacity(1024);
         loop {
-            let busy = self.accept_pending || !self.again.is_empty();
-            let wait = if busy { 0 } else { self.next_sweep.wrapping_sub(self.io.now).min(1000) };
-            if let Err(e) = self.poll.poll(&mut events, Some(Duration::from_millis(wait as u64))) {
-                if e.kind() != io::ErrorKind::Interrupted {
-                    eprintln!("websock: loop {} poll failed: {e}", self.io.idx);
-                    break;
-                }
-            }
-            self.io.now = self.clock();
-            for ev in events.iter() {
-                match ev.token() {
-                    WAKER => self.apply_remote(),
-                    LISTENER => self.accept(),
-                    Token(slot) => {
-                        let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
-                        self.on_ready(slot as u32, readable, ev.is_writable());
-                    }
-                }
-            }
-            if self.accept_pending {
-                self.accept();
-            }
-            for slot in std::mem::take(&mut self.again) {
-                self.on_ready(slot, true, false);
-            }
-            self.apply_local();
-            self.flush_dirty();
-            if self.io.now.wrapping_sub(self.next_sweep) < u32::MAX / 2 {
-                self.sweep();
-                self.next_sweep = self.io.now.wrapping_add(self.tick);
-                self.flush_dirty();
-            }
-            self.publish();
-            let h = &*self.handler;
-            guard("on_turn_end", || h.on_turn_end());
-            if self.shutdown_at.is_some() && self.me().live.load(Ordering::Relaxed) == 0 {
+            let wait = self.next_wait();
+            if !self.turn(wait) {
                 break;
             }
         }
-        // Whatever is left (poll failure) still gets its close event.
+        self.finish();
+    }
+
+    /// How long the loop may wait for readiness before its next turn is due: zero while
+    /// work is left over (edge-triggered readiness will not announce it again), else the
+    /// time to the next timer sweep (at most a second).
+    pub fn next_wait(&self) -> Duration {
+        let busy = self.accept_pending || !self.again.is_empty() || self.events_full;
+        let ms = if busy { 0 } else { self.next_sweep.wrapping_sub(self.clock()).min(1000) };
+        Duration::from_millis(ms as u64)
+    }
+
+    /// One turn: wait up to `wait` for readiness, then read, run handlers, apply commands,
+    /// write, sweep timers when due, publish counters. False once the loop has ended
+    /// (shutdown complete, or the poll failed); then call [`Loop::finish`].
+    pub fn turn(&mut self, wait: Duration) -> bool {
+        if self.shared.opts.driven {
+            // Commands queued while the driver held wake-ups (the replies to the last
+            // turn's events) come first, before new input, and end the hold.
+            self.apply_remote();
+        }
+        let mut events = std::mem::replace(&mut self.events, Events::with_capacity(0));
+        if let Err(e) = self.poll.poll(&mut events, Some(wait)) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                eprintln!("websock: loop {} poll failed: {e}", self.io.idx);
+                self.events = events;
+                return false;
+            }
+        }
+        self.io.now = self.clock();
+        let mut n = 0;
+        for ev in events.iter() {
+            n += 1;
+            match ev.token() {
+                WAKER => self.apply_remote(),
+                LISTENER => self.accept(),
+                Token(slot) => {
+                    let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
+                    self.on_ready(slot as u32, readable, ev.is_writable());
+                }
+            }
+        }
+        // A full batch may have left ready descriptors behind in the kernel.
+        self.events_full = n == events.capacity();
+        self.events = events;
+        if self.accept_pending {
+            self.accept();
+        }
+        for slot in std::mem::take(&mut self.again) {
+            self.on_ready(slot, true, false);
+        }
+        self.apply_local();
+        self.flush_dirty();
+        if self.io.now.wrapping_sub(self.next_sweep) < u32::MAX / 2 {
+            self.sweep();
+            self.next_sweep = self.io.now.wrapping_add(self.tick);
+            self.flush_dirty();
+        }
+        self.publish();
+        let h = &*self.handler;
+        guard("on_turn_end", || h.on_turn_end());
+        !(self.shutdown_at.is_some() && self.me().live.load(Ordering::Relaxed) == 0)
+    }
+
+    /// Ends the loop: whatever is left (after a poll failure) still gets its close event.
+    pub fn finish(mut self) {
         for slot in self.occupied() {
             if let Some(c) = self.take(slot) {
                 self.teardown(slot, c, CloseKind::Shutdown);

@@ -50,11 +50,25 @@ pub struct EventQueue {
     reader: UnixStream,
     writer: UnixStream,
     upgrade_hook: bool,
+    /// Write the readiness byte (false for a queue drained right after each driven turn).
+    signal: bool,
 }
 
 impl EventQueue {
     /// `upgrade_hook`: defer every upgrade to the queue's consumer (an `Upgrade` event).
     pub fn new(upgrade_hook: bool) -> std::io::Result<Arc<EventQueue>> {
+        Self::make(upgrade_hook, true)
+    }
+
+    /// A queue for a driven server ([`crate::Server::turn`]): its events are produced
+    /// during `turn` on the consumer's own thread, which drains them right after, so the
+    /// readiness descriptor is never written (two syscalls per turn saved); poll the
+    /// loop's descriptor instead. [`EventQueue::wait`] still works.
+    pub fn for_driven(upgrade_hook: bool) -> std::io::Result<Arc<EventQueue>> {
+        Self::make(upgrade_hook, false)
+    }
+
+    fn make(upgrade_hook: bool, signal: bool) -> std::io::Result<Arc<EventQueue>> {
         let (reader, writer) = UnixStream::pair()?;
         reader.set_nonblocking(true)?;
         writer.set_nonblocking(true)?;
@@ -64,6 +78,7 @@ impl EventQueue {
             reader,
             writer,
             upgrade_hook,
+            signal,
         }))
     }
 
@@ -94,7 +109,7 @@ impl EventQueue {
         if g.events.is_empty() {
             return;
         }
-        if !g.signalled {
+        if !g.signalled && self.signal {
             g.signalled = true;
             let _ = (&self.writer).write(&[1]);
         }

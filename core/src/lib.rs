@@ -24,6 +24,7 @@
 
 mod conn;
 mod deflate;
+mod driven;
 mod conn_ctx;
 mod error;
 mod event_loop;
@@ -44,6 +45,7 @@ pub mod events;
 
 pub use conn_ctx::Conn;
 pub use deflate::{Compression, CompressionMode};
+pub use driven::Turn;
 pub use error::{Error, Result};
 pub use handler::{Accept, CloseInfo, CloseKind, Handler, HttpResponse, Message, SendStatus, Upgrade};
 pub use id::ConnId;

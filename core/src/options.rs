@@ -109,8 +109,12 @@ impl Default for Keepalive {
 #[non_exhaustive]
 pub struct Options {
     pub bind: Bind,
-    /// Event loops (threads). 0 means one per CPU this process may run on.
+    /// Event loops (threads). 0 means one per CPU this process may run on (one when `driven`).
     pub loops: usize,
+    /// No loop threads: the application turns each loop from a thread of its own with
+    /// [`crate::Server::turn`] when [`crate::Server::loop_fd`] is readable, so handlers run
+    /// on that thread without a hand-off (what the Node and Go bindings do).
+    pub driven: bool,
     /// Listen backlog when the server binds the socket itself.
     pub backlog: i32,
     /// Set `SO_REUSEPORT` so several processes can serve one port.
@@ -140,6 +144,7 @@ impl Default for Options {
         Options {
             bind: Bind::Addr("127.0.0.1:8080".into()),
             loops: 0,
+            driven: false,
             backlog: 1024,
             reuse_port: false,
             tls: None,
@@ -159,6 +164,9 @@ impl Options {
     pub(crate) fn loop_count(&self) -> usize {
         if self.loops > 0 {
             return self.loops.min(255);
+        }
+        if self.driven {
+            return 1; // one loop per driving thread is the caller's choice, not the CPU count
         }
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(255)
     }

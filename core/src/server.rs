@@ -36,9 +36,20 @@ pub(crate) enum Command {
     Shutdown { deadline: Instant },
 }
 
+/// Commands waiting for a loop, and whether its driver asked to skip wake-ups.
+#[derive(Default)]
+struct CommandQueue {
+    commands: Vec<Command>,
+    /// Set by [`Server::hold_wakeups`], cleared when the loop takes its commands: the
+    /// driving thread will turn the loop anyway, so a wake-up would only cost a syscall
+    /// and a spurious poll. Read and written under the queue's lock, so a command pushed
+    /// after the loop took its commands always wakes it.
+    held: bool,
+}
+
 /// What other threads share with one loop.
 pub(crate) struct LoopShared {
-    commands: Mutex<Vec<Command>>,
+    queue: Mutex<CommandQueue>,
     wake_pending: AtomicBool,
     pub waker: mio::Waker,
     /// Connections this loop holds (for least-loaded placement).
@@ -51,13 +62,31 @@ pub(crate) struct LoopShared {
 impl LoopShared {
     pub fn take_commands(&self, into: &mut Vec<Command>) {
         self.wake_pending.store(false, Ordering::SeqCst);
-        let mut q = self.commands.lock().unwrap();
-        std::mem::swap(&mut *q, into);
+        let mut q = self.queue.lock().unwrap();
+        q.held = false;
+        std::mem::swap(&mut q.commands, into);
+    }
+
+    /// Queues commands from another thread and wakes the loop unless a wake-up is
+    /// already on its way or the driver holds them.
+    pub(crate) fn push_remote(&self, cmds: impl IntoIterator<Item = Command>) {
+        let held = {
+            let mut q = self.queue.lock().unwrap();
+            q.commands.extend(cmds);
+            q.held
+        };
+        if !held && !self.wake_pending.swap(true, Ordering::SeqCst) {
+            let _ = self.waker.wake();
+        }
+    }
+
+    pub(crate) fn hold_wakeups(&self) {
+        self.queue.lock().unwrap().held = true;
     }
 }
 
 pub(crate) struct Shared {
-    uid: usize,
+    pub(crate) uid: usize,
     pub opts: Options,
     pub handler: Arc<dyn Handler>,
     pub loops: Vec<LoopShared>,
@@ -67,6 +96,10 @@ pub(crate) struct Shared {
     pub dedicated: DedicatedSlots,
     threads: Mutex<Vec<JoinHandle<()>>>,
     running: (Mutex<usize>, Condvar),
+    /// With [`Options::driven`]: the loops, each turned by the application (`None` once
+    /// it has finished), and their descriptors. Empty when loops run on their own threads.
+    pub(crate) driven: Vec<Mutex<Option<crate::event_loop::Loop>>>,
+    pub(crate) driven_fds: Vec<RawFd>,
 }
 
 impl Shared {
@@ -135,6 +168,9 @@ impl Builder {
         fd: RawFd => |o, v| o.bind = Bind::Fd(v));
     setter!(/// Event loops (threads); 0 = one per available CPU.
         loops: usize => |o, v| o.loops = v);
+    setter!(/// The application turns the loops from its own threads ([`Server::turn`]) instead
+        /// of the server starting a thread per loop; see the `driven` module.
+        driven: bool => |o, v| o.driven = v);
     setter!(backlog: i32 => |o, v| o.backlog = v);
     setter!(/// `SO_REUSEPORT`: several processes may listen on the same port.
         reuse_port: bool => |o, v| o.reuse_port = v);
@@ -216,7 +252,7 @@ impl Server {
             let waker = mio::Waker::new(poll.registry(), crate::event_loop::WAKER)?;
             polls.push(poll);
             loops.push(LoopShared {
-                commands: Mutex::new(Vec::new()),
+                queue: Mutex::new(CommandQueue::default()),
                 wake_pending: AtomicBool::new(false),
                 waker,
                 live: AtomicUsize::new(0),
@@ -225,6 +261,13 @@ impl Server {
                 stats: Default::default(),
             });
         }
+        let driven = opts.driven;
+        let driven_fds = if driven {
+            use std::os::fd::AsRawFd;
+            polls.iter().map(|p| p.as_raw_fd()).collect()
+        } else {
+            Vec::new()
+        };
         let dedicated = DedicatedSlots::new(opts.compression.max_dedicated);
         let shared = Arc::new(Shared {
             uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
@@ -236,8 +279,19 @@ impl Server {
             dedicated,
             threads: Mutex::new(Vec::new()),
             running: (Mutex::new(n), Condvar::new()),
+            driven: if driven { (0..n).map(|_| Mutex::new(None)).collect() } else { Vec::new() },
+            driven_fds,
         });
         let mut listener = Some(mio::net::TcpListener::from_std(listener));
+        if driven {
+            // The loops hold the `Shared` they are stored in; the cycle ends when each
+            // loop finishes (its last turn takes it out), as a loop thread would end.
+            for (i, poll) in polls.into_iter().enumerate() {
+                let lp = crate::event_loop::Loop::new(i, shared.clone(), poll, listener.take())?;
+                *shared.driven[i].lock().unwrap() = Some(lp);
+            }
+            return Ok(Server { shared });
+        }
         let mut threads = Vec::with_capacity(n);
         for (i, poll) in polls.into_iter().enumerate() {
             let lp = crate::event_loop::Loop::new(i, shared.clone(), poll, listener.take())?;
@@ -291,11 +345,7 @@ impl Server {
             }
             return;
         }
-        let lp = &self.shared.loops[loop_index];
-        lp.commands.lock().unwrap().extend(cmds);
-        if !lp.wake_pending.swap(true, Ordering::SeqCst) {
-            let _ = lp.waker.wake();
-        }
+        self.shared.loops[loop_index].push_remote(cmds);
     }
 
     pub(crate) fn push(&self, loop_index: usize, cmd: Command) {
@@ -309,11 +359,7 @@ impl Server {
             }
         });
         if let Some(cmd) = cmd {
-            let lp = &self.shared.loops[loop_index];
-            lp.commands.lock().unwrap().push(cmd);
-            if !lp.wake_pending.swap(true, Ordering::SeqCst) {
-                let _ = lp.waker.wake();
-            }
+            self.shared.loops[loop_index].push_remote(std::iter::once(cmd));
         }
     }
 
@@ -528,15 +574,17 @@ impl Server {
     }
 
     /// Graceful shutdown that waits until every loop has finished. Called from a handler
-    /// (a loop thread) it only starts the shutdown, as waiting there would deadlock.
+    /// (a loop thread), or on a driven server (whose loops end only while the application
+    /// turns them), it only starts the shutdown, as waiting there would deadlock.
     pub fn shutdown(&self, deadline: Duration) {
         self.begin_shutdown(deadline);
-        if self.current_loop().is_none() {
+        if self.current_loop().is_none() && !self.is_driven() {
             self.wait();
         }
     }
 
-    /// Blocks until the server has shut down.
+    /// Blocks until the server has shut down. On a driven server, never call it on a
+    /// thread that drives one of its loops.
     pub fn wait(&self) {
         {
             let mut n = self.shared.running.0.lock().unwrap();
