@@ -77,17 +77,22 @@ impl Server {
         };
         // For the length of the turn this thread is the loop's thread.
         let uid = self.shared.uid;
+        // (Saved and restored whole: the caller may itself be another server's loop
+        // thread with commands of its own still pending.)
         let before = LOCAL.with(|l| {
             let mut l = l.borrow_mut();
-            (std::mem::replace(&mut l.server, uid), std::mem::replace(&mut l.loop_index, i))
+            let server = std::mem::replace(&mut l.server, uid);
+            let loop_index = std::mem::replace(&mut l.loop_index, i);
+            (server, loop_index, std::mem::take(&mut l.commands))
         });
         // Handlers are already guarded inside the loop; this catches a bug in the loop
         // itself, so a driver (and the FFI edge above it) never sees a panic.
         let alive = catch_unwind(AssertUnwindSafe(|| lp.turn(Duration::ZERO)));
         let leftover = LOCAL.with(|l| {
             let mut l = l.borrow_mut();
-            (l.server, l.loop_index) = before;
-            std::mem::take(&mut l.commands)
+            let (server, loop_index, commands) = before;
+            (l.server, l.loop_index) = (server, loop_index);
+            std::mem::replace(&mut l.commands, commands)
         });
         // Commands issued after the loop's last look at them (`on_turn_end`): queue them
         // the way any other thread would, so the next turn applies them.
