@@ -15,8 +15,11 @@
  *    every call with it returns WEBSOCK_RESULT_STALE_HANDLE instead of crashing.
  *
  * THREAD CONTRACT
- *  - Callbacks run ONLY inside websock_server_run() or websock_server_dispatch(),
- *    on the thread that called them; never on a library thread.
+ *  - Callbacks run ONLY inside websock_server_run(), websock_server_dispatch() or
+ *    websock_server_drive(), on the thread that called them; never on a library thread.
+ *  - A driven server (websock_options_set_driven) has no loop threads: the caller turns
+ *    its loops (websock_server_loop_fd, websock_server_turn / websock_server_drive),
+ *    all from one thread; see websock_driven(3).
  *  - Sends, closes, tags, by-tag calls, broadcasts, stats and websock_server_stop()
  *    are safe from any thread, at any time, including from inside callbacks.
  *  - Pointers passed to a callback are borrowed: valid only until it returns.
@@ -315,6 +318,74 @@ extern "C" {
 const char *websock_version(void);
 
 /*
+ `*out` = whether the server is driven (websock_options_set_driven()). Any thread.
+ */
+websock_result websock_server_is_driven(const websock_server *server, bool *out);
+
+/*
+ `*out` = the number of event loops of the server (each needs turning when the server
+ is driven). Any thread.
+ */
+websock_result websock_server_loop_count(const websock_server *server, size_t *out);
+
+/*
+ `*out_fd` = the descriptor of driven loop `index` (0 .. loop_count-1): readable when
+ the loop has work (level-triggered for poll(2) and epoll without EPOLLET). Owned by
+ the server and valid until websock_server_free(): poll it, never read, write or close
+ it. In an edge-triggered poller (EPOLLET, Go's netpoller) an edge is reported when
+ new work arrives, so honour the turn's wait (0 = turn again at once, work is left that
+ no new edge will announce). Any thread. Errors: INVALID_ARGUMENT (not driven, no such
+ loop).
+ */
+websock_result websock_server_loop_fd(const websock_server *server, size_t index, int *out_fd);
+
+/*
+ Runs one non-blocking turn of driven loop `index` on the calling thread: accept, read,
+ queue events, apply queued sends and closes, write, run timers. No callback runs here:
+ the events wait for websock_server_dispatch() (call it right after; see
+ websock_server_drive() for the whole cycle). `*out_wait_ms`: turn again within this
+ many milliseconds even if the descriptor stays quiet (timers); 0 means at once.
+ `*out_finished`: the loop has ended after a shutdown (its last events, ending with
+ on_shutdown for the last loop, are queued); do not turn it again (a later turn reports
+ finished again). Call from the thread that dispatches (one thread per server is the
+ supported way; several loops may be turned from it in turn). Errors: INVALID_ARGUMENT
+ (not driven, no such loop), BUSY (the loop is being turned on another thread).
+ */
+websock_result websock_server_turn(websock_server *server,
+                                   size_t index,
+                                   uint32_t *out_wait_ms,
+                                   bool *out_finished);
+
+/*
+ Says the caller will turn loop `index` again right after dispatching the events of
+ its last turn: until that turn, sends and closes (from any thread) are queued without
+ waking the loop's descriptor, saving a syscall and a spurious wake-up per batch. Call
+ it after a turn that queued events and before dispatching them; never before going
+ back to waiting on the descriptor (a send from another thread would then wait for the
+ next timer). Any thread. Errors: INVALID_ARGUMENT (not driven, no such loop).
+ */
+websock_result websock_server_hold_wakeups(websock_server *server, size_t index);
+
+/*
+ The driven cycle in one call: a turn of loop `index` (as websock_server_turn()), then,
+ if events are queued, websock_server_hold_wakeups() and a dispatch of up to
+ `max_events` of them (0 = all) to the callbacks on the calling thread. Outputs:
+ `*out_dispatched` events delivered, `*out_wait_ms` and `*out_finished` as
+ websock_server_turn(). The caller's loop: while `*out_dispatched` > 0 call again at
+ once (that turn writes the replies the callbacks queued and reads new input); else
+ stop if `*out_finished`, else wait until websock_server_loop_fd() is readable or
+ `*out_wait_ms` passes (0: call again at once). Errors: INVALID_ARGUMENT (not driven,
+ no such loop), BUSY (a pump is active: another thread in run/dispatch/drive, a
+ callback calling drive, or the loop is being turned elsewhere).
+ */
+websock_result websock_server_drive(websock_server *server,
+                                    size_t index,
+                                    size_t max_events,
+                                    size_t *out_dispatched,
+                                    uint32_t *out_wait_ms,
+                                    bool *out_finished);
+
+/*
  A static, NUL-terminated description of a result code (never NULL; unknown codes
  give "unknown websock_result"). Safe from any thread.
  */
@@ -356,6 +427,16 @@ websock_result websock_options_set_fd(websock_options *opts, int fd);
  Number of event loops (threads); 0 = one per CPU (at most 255).
  */
 websock_result websock_options_set_loops(websock_options *opts, size_t loops);
+
+/*
+ Driven mode (default false): the server starts no loop threads; the application turns
+ each loop itself from a thread of its own (websock_server_loop_fd(),
+ websock_server_turn() or websock_server_drive(); see websock_driven(3)), so callbacks
+ run on that thread in the same pass that read the message and writes the replies,
+ without a thread hand-off. With 0 loops a driven server has ONE loop.
+ websock_server_run() also drives the loops of a driven server.
+ */
+websock_result websock_options_set_driven(websock_options *opts, bool driven);
 
 /*
  Listen backlog (when the server binds the socket itself); at least 1.
@@ -776,7 +857,8 @@ websock_result websock_broadcast(websock_server *server,
                                  size_t *out_count);
 
 /*
- Starts a server: binds (or adopts the fd), starts the event loops and returns its
+ Starts a server: binds (or adopts the fd), starts the event loops (none for a driven
+ server: see websock_options_set_driven()) and returns its
  handle in `*out`. `callbacks` is copied. `userdata` is passed to every callback and,
  if `userdata_free` is not NULL, to it exactly once when the server is freed; on
  failure the caller keeps ownership of userdata (the destructor is not called).
@@ -793,16 +875,20 @@ websock_result websock_server_new(const websock_options *options,
  1001 close; their close events are NOT delivered any more), waits for its loops to
  end, and releases the handle. The userdata destructor runs here, or, when another
  thread is inside websock_server_run()/dispatch() for it, when that call returns
- (which it does promptly). NULL does nothing; a stale handle is ignored. Must not be
- called twice for one handle (the second call is detected and ignored).
+ (which it does promptly). A driven server's loops are turned to their end here, on
+ the calling thread (no callback runs). NULL does nothing; a stale handle is ignored.
+ Must not be called twice for one handle (the second call is detected and ignored).
  */
 void websock_server_free(websock_server *server);
 
 /*
  Delivers events on the calling thread until the server has shut down (its
  on_shutdown callback was delivered) or it is freed; then returns OK. Blocks while no
- events are queued. Errors: BUSY if a pump is already active for this server (another
- thread in run/dispatch, or a callback calling run).
+ events are queued. On a driven server it also turns every loop (polling their
+ descriptors), so this one call serves the whole server on the calling thread.
+ Errors: BUSY if a pump is already active for this server (another thread in
+ run/dispatch/drive, or a callback calling run), or a driven loop is being turned on
+ another thread.
  */
 websock_result websock_server_run(websock_server *server);
 
@@ -810,7 +896,8 @@ websock_result websock_server_run(websock_server *server);
  The readiness descriptor for embedding in your own event loop (epoll, poll, libuv,
  libevent): readable while events are queued; then call websock_server_dispatch().
  Owned by the server: do not read, write or close it. Level-triggered: it stays
- readable while events remain.
+ readable while events remain. A driven server has no such descriptor
+ (INVALID_ARGUMENT): poll websock_server_loop_fd() instead.
  */
 websock_result websock_server_event_fd(const websock_server *server, int *out_fd);
 
@@ -827,6 +914,7 @@ websock_result websock_server_dispatch(websock_server *server,
 /*
  Blocks until at least one event is queued (OK) or `timeout_ms` passes (TIMEOUT);
  a negative timeout waits forever. Delivers nothing; follow with dispatch().
+ INVALID_ARGUMENT on a driven server (its events come only from websock_server_turn()).
  */
 websock_result websock_server_wait_events(const websock_server *server, int64_t timeout_ms);
 
@@ -845,7 +933,9 @@ websock_result websock_server_stop(websock_server *server, uint32_t deadline_ms)
 
 /*
  Like websock_server_stop(), then blocks until every event loop has ended (at most
- about `deadline_ms`). The close events stay queued for the pump.
+ about `deadline_ms`). The close events stay queued for the pump. On a driven server
+ it does not block (its loops end only while they are turned): it is then
+ websock_server_stop(); keep turning until the turn reports finished.
  */
 websock_result websock_server_shutdown(websock_server *server, uint32_t deadline_ms);
 

@@ -10,6 +10,7 @@
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)] // the safety contract is written in websock.h and the man pages
 
+mod driven;
 mod error;
 mod options;
 mod registry;
@@ -19,6 +20,7 @@ mod server;
 mod upgrade;
 mod util;
 
+pub use driven::*;
 pub use error::{websock_last_error_message, websock_result, websock_result_str};
 pub use options::*;
 pub use request::*;

@@ -16,6 +16,7 @@ pub struct websock_options {
     pub(crate) address: String,
     pub(crate) fd: Option<c_int>,
     pub(crate) loops: usize,
+    pub(crate) driven: bool,
     pub(crate) backlog: i32,
     pub(crate) reuse_port: bool,
     pub(crate) tls: Option<TlsConfig>,
@@ -64,6 +65,7 @@ impl websock_options {
             address: "127.0.0.1:8080".into(),
             fd: None,
             loops: d.loops,
+            driven: false,
             backlog: d.backlog,
             reuse_port: d.reuse_port,
             tls: None,
@@ -86,6 +88,7 @@ impl websock_options {
             None => websock::Bind::Addr(self.address.clone()),
         };
         o.loops = self.loops;
+        o.driven = self.driven;
         o.backlog = self.backlog;
         o.reuse_port = self.reuse_port;
         o.tls = self.tls.clone();
@@ -163,6 +166,20 @@ pub unsafe extern "C" fn websock_options_set_fd(opts: *mut websock_options, fd: 
 pub unsafe extern "C" fn websock_options_set_loops(opts: *mut websock_options, loops: usize) -> websock_result {
     with_opts(opts, |o| {
         o.loops = loops;
+        Ok(())
+    })
+}
+
+/// Driven mode (default false): the server starts no loop threads; the application turns
+/// each loop itself from a thread of its own (websock_server_loop_fd(),
+/// websock_server_turn() or websock_server_drive(); see websock_driven(3)), so callbacks
+/// run on that thread in the same pass that read the message and writes the replies,
+/// without a thread hand-off. With 0 loops a driven server has ONE loop.
+/// websock_server_run() also drives the loops of a driven server.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn websock_options_set_driven(opts: *mut websock_options, driven: bool) -> websock_result {
+    with_opts(opts, |o| {
+        o.driven = driven;
         Ok(())
     })
 }

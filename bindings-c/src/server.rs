@@ -176,10 +176,10 @@ unsafe impl Send for Inner {}
 unsafe impl Sync for Inner {}
 
 /// Batch size of websock_server_run().
-const RUN_BATCH: usize = 1024;
+pub(crate) const RUN_BATCH: usize = 1024;
 
 impl Inner {
-    fn lock_pump(&self) -> FfiResult<MutexGuard<'_, Vec<Event>>> {
+    pub(crate) fn lock_pump(&self) -> FfiResult<MutexGuard<'_, Vec<Event>>> {
         match self.pump.try_lock() {
             Ok(g) => Ok(g),
             Err(TryLockError::Poisoned(p)) => Ok(p.into_inner()),
@@ -188,7 +188,7 @@ impl Inner {
     }
 
     /// Drains up to `max` events and delivers them; returns how many were delivered.
-    fn pump_once(&self, batch: &mut Vec<Event>, max: usize) -> usize {
+    pub(crate) fn pump_once(&self, batch: &mut Vec<Event>, max: usize) -> usize {
         if self.freed.load(Ordering::Acquire) {
             return 0;
         }
@@ -256,12 +256,13 @@ impl Inner {
         }
     }
 
-    fn done(&self) -> bool {
+    pub(crate) fn done(&self) -> bool {
         self.finished.load(Ordering::Acquire) || self.freed.load(Ordering::Acquire)
     }
 }
 
-/// Starts a server: binds (or adopts the fd), starts the event loops and returns its
+/// Starts a server: binds (or adopts the fd), starts the event loops (none for a driven
+/// server: see websock_options_set_driven()) and returns its
 /// handle in `*out`. `callbacks` is copied. `userdata` is passed to every callback and,
 /// if `userdata_free` is not NULL, to it exactly once when the server is freed; on
 /// failure the caller keeps ownership of userdata (the destructor is not called).
@@ -281,7 +282,15 @@ pub unsafe extern "C" fn websock_server_new(
         }
         // SAFETY: non-NULL pointers to live objects for this call (contract).
         let (opts, cbs) = unsafe { (&*options, *callbacks) };
-        let queue = EventQueue::new(cbs.on_upgrade.is_some()).map_err(|e| from_core(e.into()))?;
+        // A driven server's events are produced during websock_server_turn() on the
+        // caller's thread and dispatched right after, so its queue never signals a
+        // descriptor of its own (the loop's descriptor is what the caller polls).
+        let queue = if opts.driven {
+            EventQueue::for_driven(cbs.on_upgrade.is_some())
+        } else {
+            EventQueue::new(cbs.on_upgrade.is_some())
+        }
+        .map_err(|e| from_core(e.into()))?;
         let server = websock::Server::start(opts.to_core(), Arc::new(queue.handler())).map_err(from_core)?;
         let inner = Arc::new(Inner {
             server,
@@ -306,8 +315,9 @@ pub unsafe extern "C" fn websock_server_new(
 /// 1001 close; their close events are NOT delivered any more), waits for its loops to
 /// end, and releases the handle. The userdata destructor runs here, or, when another
 /// thread is inside websock_server_run()/dispatch() for it, when that call returns
-/// (which it does promptly). NULL does nothing; a stale handle is ignored. Must not be
-/// called twice for one handle (the second call is detected and ignored).
+/// (which it does promptly). A driven server's loops are turned to their end here, on
+/// the calling thread (no callback runs). NULL does nothing; a stale handle is ignored.
+/// Must not be called twice for one handle (the second call is detected and ignored).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn websock_server_free(server: *mut websock_server) {
     if server.is_null() {
@@ -317,19 +327,28 @@ pub unsafe extern "C" fn websock_server_free(server: *mut websock_server) {
         let inner = registry::remove(server)?;
         inner.freed.store(true, Ordering::Release);
         inner.server.shutdown(Duration::ZERO);
+        if inner.server.is_driven() {
+            crate::driven::finish_loops(&inner);
+        }
         Ok(())
     });
 }
 
 /// Delivers events on the calling thread until the server has shut down (its
 /// on_shutdown callback was delivered) or it is freed; then returns OK. Blocks while no
-/// events are queued. Errors: BUSY if a pump is already active for this server (another
-/// thread in run/dispatch, or a callback calling run).
+/// events are queued. On a driven server it also turns every loop (polling their
+/// descriptors), so this one call serves the whole server on the calling thread.
+/// Errors: BUSY if a pump is already active for this server (another thread in
+/// run/dispatch/drive, or a callback calling run), or a driven loop is being turned on
+/// another thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn websock_server_run(server: *mut websock_server) -> websock_result {
     guard(|| {
         let inner = registry::get(server)?;
         let mut batch = inner.lock_pump()?;
+        if inner.server.is_driven() {
+            return crate::driven::run(&inner, &mut batch);
+        }
         while !inner.done() {
             if inner.queue.wait(Some(Duration::from_millis(200))) {
                 inner.pump_once(&mut batch, RUN_BATCH);
@@ -342,12 +361,14 @@ pub unsafe extern "C" fn websock_server_run(server: *mut websock_server) -> webs
 /// The readiness descriptor for embedding in your own event loop (epoll, poll, libuv,
 /// libevent): readable while events are queued; then call websock_server_dispatch().
 /// Owned by the server: do not read, write or close it. Level-triggered: it stays
-/// readable while events remain.
+/// readable while events remain. A driven server has no such descriptor
+/// (INVALID_ARGUMENT): poll websock_server_loop_fd() instead.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn websock_server_event_fd(server: *const websock_server, out_fd: *mut c_int) -> websock_result {
     guard(|| {
         let out = out_ptr(out_fd)?;
         let inner = registry::get(server)?;
+        crate::driven::not_driven(&inner, "websock_server_event_fd")?;
         unsafe { *out = inner.queue.fd() };
         Ok(())
     })
@@ -377,10 +398,12 @@ pub unsafe extern "C" fn websock_server_dispatch(
 
 /// Blocks until at least one event is queued (OK) or `timeout_ms` passes (TIMEOUT);
 /// a negative timeout waits forever. Delivers nothing; follow with dispatch().
+/// INVALID_ARGUMENT on a driven server (its events come only from websock_server_turn()).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn websock_server_wait_events(server: *const websock_server, timeout_ms: i64) -> websock_result {
     guard(|| {
         let inner = registry::get(server)?;
+        crate::driven::not_driven(&inner, "websock_server_wait_events")?;
         let t = (timeout_ms >= 0).then(|| Duration::from_millis(timeout_ms as u64));
         if inner.queue.wait(t) { Ok(()) } else { Err(fail(websock_result::Timeout, "no event within the time limit")) }
     })
@@ -411,7 +434,9 @@ pub unsafe extern "C" fn websock_server_stop(server: *mut websock_server, deadli
 }
 
 /// Like websock_server_stop(), then blocks until every event loop has ended (at most
-/// about `deadline_ms`). The close events stay queued for the pump.
+/// about `deadline_ms`). The close events stay queued for the pump. On a driven server
+/// it does not block (its loops end only while they are turned): it is then
+/// websock_server_stop(); keep turning until the turn reports finished.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn websock_server_shutdown(server: *mut websock_server, deadline_ms: u32) -> websock_result {
     guard(|| {
