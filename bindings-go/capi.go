@@ -209,6 +209,9 @@ func fillOptions(co *C.websock_options, o *Options) error {
 	if o.Loops > 0 {
 		add(c(C.websock_options_set_loops(co, C.size_t(o.Loops))))
 	}
+	if o.driven() {
+		add(c(C.websock_options_set_driven(co, true)))
+	}
 	if o.Backlog > 0 {
 		add(c(C.websock_options_set_backlog(co, C.int(o.Backlog))))
 	}

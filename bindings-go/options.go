@@ -59,8 +59,18 @@ type Options struct {
 	// mode costs.
 	Compression *Compression
 
-	// Loops is the number of event-loop threads; 0 = one per CPU.
+	// Loops is the number of event loops. 0 or 1 (the default): one loop, driven by
+	// the goroutine running Serve, which waits for the loop's descriptor in Go's
+	// netpoller and then reads, runs the handlers and writes in one pass (no thread
+	// hand-off per message). More than 1: that many loop threads (as with Threaded),
+	// whose events Serve's goroutine pulls in batches; handlers still run one at a time
+	// on Serve's goroutine, but parsing, writing and by-tag fan-out run in parallel.
 	Loops int
+	// Threaded runs the event loop(s) on threads of their own even with one loop
+	// (implied when Loops > 1). A server that is not threaded accepts TCP connections
+	// into the backlog before Serve runs but answers their handshakes only once Serve
+	// (or Shutdown) turns the loop.
+	Threaded bool
 	// Backlog of the listening socket when the server binds it (0 = 1024).
 	Backlog int
 	// ReusePort sets SO_REUSEPORT so several processes can serve one port.
@@ -169,3 +179,6 @@ type Compression struct {
 	// 10000; negative = none, every connection shared).
 	MaxDedicated int
 }
+
+// driven reports whether Serve's goroutine turns the (one) event loop itself.
+func (o *Options) driven() bool { return !o.Threaded && o.Loops <= 1 }

@@ -65,6 +65,9 @@ func TestRepliesKeepOrderWithCloseAndByTag(t *testing.T) {
 	}
 }
 
+// With loop threads (Options.Threaded), a reply is written while the handler that sent
+// it is still running. (A driven loop writes it when the handler returns: see
+// TestDrivenSlowHandlerDelaysButKeepsOrder.)
 func TestSlowHandlerDoesNotHoldEarlierReplies(t *testing.T) {
 	const slow = 400 * time.Millisecond
 	rec := newRecorder(false)
@@ -73,7 +76,7 @@ func TestSlowHandlerDoesNotHoldEarlierReplies(t *testing.T) {
 		time.Sleep(slow) // a handler that should have used a goroutine
 		_ = c.SendText("late")
 	}
-	_, url := serve(t, websock.Options{}, rec)
+	_, url := serve(t, websock.Options{Threaded: true}, rec)
 	c := dial(t, url, nil)
 	start := time.Now()
 	c.WriteMessage(websocket.TextMessage, []byte("go"))

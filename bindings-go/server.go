@@ -4,8 +4,13 @@
 // goroutine.
 //
 // A Server listens as soon as NewServer returns. Serve delivers its events to a
-// Handler on the calling goroutine, in batches pulled from the core (no library thread
-// ever calls into Go), until Shutdown or the context ends it:
+// Handler on the calling goroutine until Shutdown or the context ends it. By default
+// (Options.Loops 0 or 1) that goroutine drives the server's one event loop itself: it
+// waits in Go's netpoller for the loop's descriptor, then one cgo call reads every
+// ready connection and collects the events, the handlers run, and the next call writes
+// their replies; no library thread ever calls into Go, and no message crosses threads.
+// With Loops > 1 (or Options.Threaded) the loops run on threads of their own and Serve
+// pulls their events in batches:
 //
 //	srv, err := websock.NewServer(websock.Options{Addr: "127.0.0.1:8080"},
 //		websock.HandlerFuncs{Message: func(c *websock.Conn, t websock.MessageType, b []byte) {
@@ -28,6 +33,7 @@ import "C"
 
 import (
 	"context"
+	"errors"
 
 	"fmt"
 	"log"
@@ -55,6 +61,7 @@ type Server struct {
 	logger   *log.Logger
 	grace    time.Duration
 	addr     *net.TCPAddr
+	driven   bool // Serve's goroutine turns the one event loop (Options.Loops <= 1)
 
 	pumping  atomic.Bool // some goroutine (Serve, or Shutdown without Serve) runs the pump
 	closing  atomic.Bool // shutdown has begun
@@ -81,6 +88,7 @@ func NewServer(opts Options, handler Handler) (*Server, error) {
 		check:   opts.CheckUpgrade,
 		logger:  opts.ErrorLog,
 		grace:   orD(opts.ShutdownTimeout, defShutdown),
+		driven:  opts.driven(),
 		conns:   make(map[uint64]*Conn),
 		done:    make(chan struct{}),
 	}
@@ -213,6 +221,9 @@ func (s *Server) stop(grace time.Duration) {
 // keeps the scheduler's P with the Go side: a long blocking cgo call made the runtime
 // hand the P to another thread and take it back on every batch (futex storms in perf).
 func (s *Server) pump() error {
+	if s.driven {
+		return s.drive()
+	}
 	var fd C.int
 	if err := check("Serve", C.wsgo_event_fd(C.uintptr_t(s.h), &fd)); err != nil {
 		return err
@@ -244,6 +255,92 @@ func (s *Server) pump() error {
 	})
 	if perr == nil && err != nil {
 		perr = goErr("Serve", ErrIO, "event descriptor: %v", err)
+	}
+	if perr == nil {
+		s.release()
+	}
+	return perr
+}
+
+// drive turns the server's driven loop until it finishes (after a shutdown), then frees
+// the C server and closes done. The cycle (core/src/driven.rs): one cgo call,
+// wsgo_drive, turns the loop (accept, read, write, timers) and, if that produced
+// events, holds the loop's wake-ups and dispatches them into the C arena; the handlers
+// run; while events came the next call follows at once, as it writes the replies the
+// handlers queued and reads what arrived meanwhile. When a turn produced nothing the
+// goroutine parks in Go's netpoller on (a duplicate of) the loop's epoll descriptor,
+// with a read deadline at the turn's wait (timers: handshake, idle and close timeouts,
+// pings). Go registers descriptors edge-triggered; an epoll descriptor nested in Go's
+// epoll reports an edge when new readiness arrives in it, and the core reports a wait
+// of 0 when it left ready work that no new edge would announce, so the loop turns again
+// at once in that case and never parks on work. Sends from other goroutines wake the
+// descriptor (unless the loop is about to be turned anyway: wake-ups are held while the
+// handlers of a batch run).
+func (s *Server) drive() error {
+	var fd C.int
+	if err := check("Serve", C.wsgo_loop_fd(C.uintptr_t(s.h), &fd)); err != nil {
+		return err
+	}
+	// The library owns the loop's descriptor; Go polls a duplicate (the same epoll
+	// instance, so the same readiness) that it may register with its poller and close.
+	// O_NONBLOCK (shared with the library's descriptor) changes nothing for epoll_wait,
+	// and makes os.NewFile register the descriptor with the netpoller.
+	dup, err := syscall.Dup(int(fd))
+	if err != nil {
+		return goErr("Serve", ErrIO, "loop descriptor: %v", err)
+	}
+	syscall.CloseOnExec(dup)
+	if err := syscall.SetNonblock(dup, true); err != nil {
+		syscall.Close(dup)
+		return goErr("Serve", ErrIO, "loop descriptor: %v", err)
+	}
+	f := os.NewFile(uintptr(dup), "websock-loop")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return goErr("Serve", ErrIO, "loop descriptor: %v", err)
+	}
+	var perr error
+	done := false
+	cycle := func(uintptr) bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for {
+			err := check("Serve", C.wsgo_drive(C.uintptr_t(s.h), s.ctx, batchSize))
+			s.deliver() // also what was collected before an error
+			if err != nil {
+				perr = err
+				return true
+			}
+			if s.ctx.dispatched > 0 {
+				continue // this turn writes the replies and reads the next input
+			}
+			if bool(s.ctx.finished) {
+				done = true
+				return true
+			}
+			if s.ctx.wait_ms == 0 {
+				continue // work is left that readiness will not announce
+			}
+			// Park until the descriptor is readable or the loop's next timer is due.
+			// (A failure leaves no deadline: readiness still wakes the loop.)
+			_ = f.SetReadDeadline(time.Now().Add(time.Duration(s.ctx.wait_ms) * time.Millisecond))
+			return false
+		}
+	}
+	for perr == nil && !done {
+		// RawRead calls cycle, and while it returns false waits in the netpoller.
+		err := rc.Read(cycle)
+		if err == nil || perr != nil {
+			continue
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			perr = goErr("Serve", ErrIO, "loop descriptor: %v", err)
+			break
+		}
+		// The timer is due: clear the deadline (a passed one makes Read fail before it
+		// calls cycle), and turn.
+		_ = f.SetReadDeadline(time.Time{})
 	}
 	if perr == nil {
 		s.release()

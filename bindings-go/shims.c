@@ -205,6 +205,23 @@ wsgo_rc wsgo_dispatch(uintptr_t s, wsgo_ctx *c, size_t max, size_t *n) {
 	return r;
 }
 
+/* One driven cycle of loop 0 in one crossing: websock_server_drive turns the loop (read,
+ * write, timers) and, if that queued events, holds the loop's wake-ups and dispatches
+ * them into the arena. Go then runs the handlers and calls again at once while events
+ * came (that turn writes the replies). Outputs land in the context. */
+wsgo_rc wsgo_drive(uintptr_t s, wsgo_ctx *c, size_t max) {
+	c->len = 0;
+	c->count = 0;
+	c->oom = 0;
+	c->dispatched = 0;
+	wsgo_rc r = wsgo_ret(websock_server_drive(WSGO_S(s), 0, max, &c->dispatched, &c->wait_ms, &c->finished));
+	if (r.code == WEBSOCK_RESULT_OK && c->oom) {
+		r.code = WEBSOCK_RESULT_PANIC;
+		r.msg = strdup("out of memory while collecting events");
+	}
+	return r;
+}
+
 wsgo_ctx *wsgo_ctx_new(void) {
 	return calloc(1, sizeof(wsgo_ctx));
 }

@@ -52,6 +52,11 @@ typedef struct {
 	size_t len, cap;
 	size_t count;
 	int oom;
+	/* Outputs of wsgo_drive (kept here so Go passes no pointers to its own variables,
+	 * which would make them escape to the heap on every call). */
+	size_t dispatched;
+	uint32_t wait_ms;
+	bool finished;
 } wsgo_ctx;
 
 /* Defined in shims.c. */
@@ -59,9 +64,11 @@ wsgo_ctx *wsgo_ctx_new(void);
 void wsgo_ctx_free(wsgo_ctx *c);
 wsgo_rc wsgo_server_new(const websock_options *opts, wsgo_ctx *ctx, bool with_upgrade, uintptr_t *out);
 wsgo_rc wsgo_dispatch(uintptr_t s, wsgo_ctx *c, size_t max, size_t *n);
+wsgo_rc wsgo_drive(uintptr_t s, wsgo_ctx *c, size_t max);
 wsgo_rc wsgo_conn_tags(uintptr_t s, uint64_t id, wsgo_ctx *c, size_t *count);
 
 static inline void wsgo_server_free(uintptr_t s) { websock_server_free(WSGO_S(s)); }
+static inline wsgo_rc wsgo_loop_fd(uintptr_t s, int *fd) { return wsgo_ret(websock_server_loop_fd(WSGO_S(s), 0, fd)); }
 static inline wsgo_rc wsgo_event_fd(uintptr_t s, int *fd) { return wsgo_ret(websock_server_event_fd(WSGO_S(s), fd)); }
 static inline wsgo_rc wsgo_stop(uintptr_t s, uint32_t ms) { return wsgo_ret(websock_server_stop(WSGO_S(s), ms)); }
 static inline wsgo_rc wsgo_local_addr(uintptr_t s, char *buf, size_t cap, size_t *len) { return wsgo_ret(websock_server_local_addr(WSGO_S(s), buf, cap, len)); }

@@ -69,9 +69,6 @@ func serve(t *testing.T, opts websock.Options, h websock.Handler) (*websock.Serv
 	if opts.Addr == "" && opts.Listener == nil && opts.FD == 0 {
 		opts.Addr = "127.0.0.1:0"
 	}
-	if opts.Loops == 0 {
-		opts.Loops = 2
-	}
 	srv, err := websock.NewServer(opts, h)
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
@@ -478,7 +475,7 @@ func TestTagsFrom100Goroutines(t *testing.T) {
 
 func TestByTagBroadcastCloseByTag(t *testing.T) {
 	rec := newRecorder(false)
-	srv, url := serve(t, websock.Options{}, rec)
+	srv, url := serve(t, websock.Options{Loops: 2}, rec) // loop threads (not driven)
 	a, b := dial(t, url, nil), dial(t, url, nil)
 	ca, cb := waitOpen(t, rec), waitOpen(t, rec)
 	ca.Tag("room:1")
@@ -658,9 +655,11 @@ func TestServeContextCancelAndListener(t *testing.T) {
 	<-srv.Done()
 }
 
+// With loop threads a server answers handshakes before Serve runs, and Close delivers
+// the events itself. (Driven: TestDrivenShutdownWithoutServe.)
 func TestShutdownWithoutServe(t *testing.T) {
 	rec := newRecorder(false)
-	srv, err := websock.NewServer(websock.Options{Addr: "127.0.0.1:0"}, rec)
+	srv, err := websock.NewServer(websock.Options{Addr: "127.0.0.1:0", Threaded: true}, rec)
 	if err != nil {
 		t.Fatal(err)
 	}
