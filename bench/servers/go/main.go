@@ -5,8 +5,9 @@
 // Changed defaults (contract): none needed. Messages up to 64 MiB and a 64 MiB
 // outbound queue per connection are the library defaults; keepalive pings every 30 s
 // and a 120 s idle timeout are within the contract (wsload answers pings).
-// Backlog 4096 as the Rust bench server. LOOPS (default: one per CPU the process may
-// use) sets the event-loop count.
+// Backlog 4096 as the Rust bench server. LOOPS (default 0: one loop driven by Serve's
+// goroutine, the binding's default) sets the event-loop count; THREADED=1 runs the
+// loop(s) on threads of their own (the binding's pre-driven model, for A/B runs).
 package main
 
 import (
@@ -51,8 +52,9 @@ func main() {
 		port = "9001"
 	}
 	loops, _ := strconv.Atoi(os.Getenv("LOOPS"))
+	threaded := os.Getenv("THREADED") == "1"
 	b := &bench{}
-	srv, err := websock.NewServer(websock.Options{Addr: net.JoinHostPort(host, port), Loops: loops, Backlog: 4096}, b)
+	srv, err := websock.NewServer(websock.Options{Addr: net.JoinHostPort(host, port), Loops: loops, Threaded: threaded, Backlog: 4096}, b)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "websock go bench server:", err)
 		os.Exit(1)
