@@ -2,8 +2,9 @@
 # Entry point of the Node binding's checks: install (npm ci; its install script builds the
 # native addon from source with `napi build --release`), link the examples to the package
 # the way a user would (`npm install` of the folder), type-check the examples with
-# `tsc --noEmit`, then run the node:test suite (real `ws` clients over loopback; the TLS
-# test needs `openssl` for a self-signed certificate).
+# `tsc --noEmit`, then run the node:test suite twice, once per event path (driven loop on
+# the JS thread, then loop threads), with real `ws` clients over loopback (the TLS test
+# needs `openssl` for a self-signed certificate).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
@@ -19,5 +20,7 @@ echo "== examples: npm install of the package folder"
 (cd "$ROOT/examples/node" && npm install --no-audit --no-fund --no-package-lock --loglevel=error)
 echo "== tsc --noEmit on the examples"
 npx tsc --noEmit -p "$ROOT/examples/node/tsconfig.json"
-echo "== node --test"
+echo "== node --test (default event path: one loop driven on the JS thread)"
 node --test test/*.test.js
+echo "== node --test (loop threads: WEBSOCK_NODE_EVENTS=poll, 2 loops)"
+WEBSOCK_NODE_EVENTS=poll WEBSOCK_TEST_LOOPS=2 node --test test/*.test.js

@@ -97,8 +97,23 @@ export interface ServerOptions<D = unknown> {
   keepHeaders?: string[] | true;
   /** Proxies whose X-Forwarded-For / X-Real-IP are believed for `request.clientIp`. */
   trustedProxies?: string[];
-  /** Event-loop threads; 0 (default) = one per CPU. */
+  /**
+   * Event loops. 0 (default) or 1: ONE loop, turned on the JS thread itself (`events:
+   * 'driven'`). More than 1: that many loop threads (`events: 'poll'` by default).
+   */
   loops?: number;
+  /**
+   * How the core's events reach JS (env `WEBSOCK_NODE_EVENTS` when not given):
+   * - `'driven'` (default when `loops` is 0 or 1): no loop thread; libuv on the JS thread
+   *   polls the loop and turns it there: read → your handlers → write in one go, no
+   *   thread hand-off per message (fastest for one core's worth of traffic).
+   * - `'poll'` (alias `'thread'`; default when `loops` > 1): loop threads do the network
+   *   work on other cores; libuv on the JS thread is woken for each batch of events.
+   * - `'tsfn'`: loop threads; a pump thread hands batches over through a threadsafe
+   *   function (slower than 'poll'; kept for comparison).
+   * Handlers always run on the JS thread; the API is the same in every mode.
+   */
+  events?: 'driven' | 'poll' | 'thread' | 'tsfn';
   backlog?: number;
   reusePort?: boolean;
   limits?: Limits;
@@ -249,6 +264,8 @@ export declare class Server<D = unknown> extends EventEmitter {
   readonly port: number | undefined;
   /** Give it to a worker thread: `attach(handleId)` there. */
   readonly handleId: number | undefined;
+  /** The event path in use once listening (`'driven'`, `'poll'` or `'tsfn'`). */
+  readonly events: 'driven' | 'poll' | 'tsfn' | undefined;
   listen(): Promise<AddressInfo>;
   address(): AddressInfo | null;
   /** Graceful: 1001 to every client, then resolves; the process may exit afterwards. */

@@ -1,8 +1,9 @@
 // websock for Node.js: the public API (Server, Connection, Request, remote handles for
 // worker_threads) over the small native layer in ../native (napi-rs, src/lib.rs).
 //
-// Events arrive from native code in batches: one flat array per threadsafe-function call
-// (see src/lib.rs, `Batch`), which `_dispatch` turns back into EventEmitter `emit`s. A
+// Events arrive from native code in batches: one flat array per call (see src/lib.rs,
+// `Batch`; by default the JS thread turns the core's loop itself and gets each turn's
+// events), which `_dispatch` turns back into EventEmitter `emit`s. A
 // listener that throws does not lose the rest of the batch (close events must stay paired
 // with opens); the first error is rethrown on the next tick, so it surfaces as an
 // ordinary uncaught exception, as it would with `ws`.
@@ -319,9 +320,13 @@ function compressionOptions(z, n) {
 function nativeOptions(o, upgradeHook) {
   if (o === null || typeof o !== 'object') throw new TypeError('options must be an object');
   const n = { upgradeHook };
-  // How event batches reach JS: 'poll' (default) or 'tsfn' (see BENCH-NOTES.md).
+  // How event batches reach JS: 'driven' (default for one loop), 'poll'/'thread' (default
+  // for loops > 1) or 'tsfn'; the native layer checks the value (see BENCH-NOTES.md).
   const events = o.events ?? process.env.WEBSOCK_NODE_EVENTS;
-  if (events !== undefined && events !== '') n.events = String(events);
+  if (events !== undefined && events !== '') {
+    if (!['driven', 'poll', 'thread', 'tsfn'].includes(events)) throw new TypeError("events must be 'driven', 'poll', 'thread' or 'tsfn'");
+    n.events = events;
+  }
   if (o.fd !== undefined) {
     if (!Number.isInteger(o.fd) || o.fd < 0) throw new TypeError('fd must be a descriptor number');
     n.fd = o.fd;
@@ -425,6 +430,9 @@ class Server extends EventEmitter {
   }
 
   get port() { return this._native ? this._native.port : undefined; }
+
+  /** The event path in use: 'driven' (one loop turned on this thread), 'poll' or 'tsfn'. */
+  get events() { return this._native ? this._native.events : undefined; }
 
   /** Pass to a worker; there `attach(handleId)` gives a handle that sends by tag or id. */
   get handleId() { return this._native ? this._native.handleId : undefined; }

@@ -1,11 +1,18 @@
 //! The native layer of the Node binding: a napi-rs shim over `websock::Server`, started
-//! with a `websock::events::EventQueue`. Nothing JavaScript runs on a loop thread. Whole
-//! batches of events cross into JS as ONE flat array per call (crossing costs ~250 ns per
-//! call; arrays of 64+ cost 60-160 ns per event here), in one of two ways:
-//! - "poll" (default, `mod poll`): libuv on the JS thread watches the queue's readiness
-//!   descriptor and drains it when readable;
-//! - "tsfn": a pump thread waits on the queue and calls one threadsafe function per batch,
-//!   waiting for JS to finish a batch before it drains the next one.
+//! with a `websock::events::EventQueue`. Whole batches of events cross into JS as ONE flat
+//! array per call (crossing costs ~250 ns per call; arrays of 64+ cost 60-160 ns per event
+//! here), in one of three ways (the `events` option):
+//! - "driven" (default with `loops` 0 or 1, `poll::Driver`): the server has no loop
+//!   thread; libuv on the JS thread polls the loop's own descriptor and turns the loop
+//!   there (`websock::Server::turn`), handing each turn's events to JS and writing the
+//!   replies in the next turn: one thread, no hand-off per message;
+//! - "poll" (default with `loops` > 1, `poll::Poller`): loop threads; libuv on the JS
+//!   thread watches the queue's readiness descriptor and drains it when readable;
+//! - "tsfn": loop threads; a pump thread waits on the queue and calls one threadsafe
+//!   function per batch, waiting for JS to finish a batch before it drains the next one.
+//!
+//! No JS ever runs on a loop thread (in driven mode the JS thread turns the loop, and JS
+//! runs between turns, never inside one).
 //!
 //! Everything user-facing (EventEmitter, `Connection`, Promises, types) lives in
 //! `lib/index.js`; this file only converts types, errors and ids.
@@ -14,7 +21,9 @@
 //! (`ConnId::to_raw() < 2^53`), and every integer below 2^53 is a double, so the id goes
 //! out as `raw as f64` and comes back as `v as u64` with no packing and no loss.
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, LazyLock, Mutex};
 use std::time::Duration;
@@ -78,11 +87,21 @@ const K_SHUTDOWN: u32 = 6;
 pub struct Batch(Vec<Event>);
 
 impl ToNapiValue for Batch {
-    unsafe fn to_napi_value(raw_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+    unsafe fn to_napi_value(raw_env: sys::napi_env, mut val: Self) -> Result<sys::napi_value> {
+        unsafe { batch_to_js(raw_env, &mut val.0) }
+    }
+}
+
+/// Moves the events of `events` into one new flat JS array (leaving `events` empty, its
+/// capacity kept for the next batch).
+/// # Safety
+/// On the JS thread of `raw_env`, inside a handle scope.
+unsafe fn batch_to_js(raw_env: sys::napi_env, events: &mut Vec<Event>) -> Result<sys::napi_value> {
+    {
         let env = Env::from_raw(raw_env);
         let mut arr = env.create_array(0)?;
         let mut i = 0u32;
-        for ev in val.0 {
+        for ev in events.drain(..) {
             match ev {
                 Event::Message { id, data, text } => {
                     arr.set(i, if text { K_TEXT } else { K_BINARY })?;
@@ -342,26 +361,67 @@ pub struct NativeServer {
     server: websock::Server,
     tsfn: Arc<Mutex<Option<BatchFn>>>,
     poller: Option<*mut poll::Poller>,
+    driver: Option<*mut poll::Driver>,
+    /// Set when the poller's or driver's memory is freed (after its libuv handles closed),
+    /// so a late `setRef` does not touch it.
+    gone: Rc<Cell<bool>>,
     handle_id: u32,
+}
+
+/// How events reach JS (the `events` option).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// One loop turned on the JS thread itself (default for `loops` 0 or 1).
+    Driven,
+    /// Loop threads; libuv polls the queue's descriptor on the JS thread (default for
+    /// `loops` > 1).
+    Poll,
+    /// Loop threads; a pump thread calls a threadsafe function.
+    Tsfn,
 }
 
 #[napi]
 impl NativeServer {
-    /// Binds, starts the loops and the pump. `on_events` receives flat batch arrays.
+    /// Binds, starts the loops (or the driver) and the event path. `on_events` receives
+    /// flat batch arrays.
     #[napi(factory, ts_args_type = "options: NativeOptions, onEvents: (batch: any[]) => void")]
     pub fn start(env: Env, options: NativeOptions, on_events: Function<'_, Batch, ()>) -> Result<NativeServer> {
-        let opts = build_options(&options)?;
-        let use_tsfn = match options.events.as_deref() {
-            None | Some("poll") => false,
-            Some("tsfn") => true,
-            Some(m) => return Err(invalid(format!("events must be 'poll' or 'tsfn', got {m:?}"))),
+        let mut opts = build_options(&options)?;
+        let mode = match options.events.as_deref() {
+            None | Some("") => {
+                if options.loops.unwrap_or(0) <= 1 { Mode::Driven } else { Mode::Poll }
+            }
+            Some("driven") => Mode::Driven,
+            Some("poll") | Some("thread") => Mode::Poll,
+            Some("tsfn") => Mode::Tsfn,
+            Some(m) => return Err(invalid(format!("events must be 'driven', 'poll' or 'tsfn', got {m:?}"))),
         };
-        let queue = EventQueue::new(options.upgrade_hook).map_err(|e| to_napi(e.into()))?;
         let handle_id = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
-        if !use_tsfn {
+        let gone = Rc::new(Cell::new(false));
+        if mode == Mode::Driven {
+            if options.loops.unwrap_or(0) > 1 {
+                return Err(invalid("events 'driven' turns ONE loop on the JS thread: use loops 0 or 1, or events 'poll' for loop threads"));
+            }
+            opts.driven = true;
+            let queue = EventQueue::for_driven(options.upgrade_hook).map_err(|e| to_napi(e.into()))?;
+            let server = websock::Server::start(opts, Arc::new(queue.handler())).map_err(to_napi)?;
+            REGISTRY.lock().unwrap().insert(handle_id, server.clone());
+            // Nothing happens before the first turn, so no event can be missed.
+            let driver = match unsafe { poll::Driver::start(env.raw(), on_events.raw(), server.clone(), queue, handle_id, gone.clone()) } {
+                Ok(d) => d,
+                Err(e) => {
+                    REGISTRY.lock().unwrap().remove(&handle_id);
+                    poll::Driver::abandon(&server);
+                    return Err(e);
+                }
+            };
+            return Ok(NativeServer { server, tsfn: Arc::new(Mutex::new(None)), poller: None, driver: Some(driver), gone, handle_id });
+        }
+        let queue = EventQueue::new(options.upgrade_hook).map_err(|e| to_napi(e.into()))?;
+        if mode == Mode::Poll {
             // Created before the server starts, so no event can be missed; freed by itself
             // after the shutdown event.
-            let poller = unsafe { poll::Poller::start(env.raw(), on_events.raw(), queue.clone(), handle_id)? };
+            let poller = unsafe { poll::Poller::start(env.raw(), on_events.raw(), queue.clone(), handle_id, gone.clone())? };
             let server = match websock::Server::start(opts, Arc::new(queue.handler())) {
                 Ok(s) => s,
                 Err(e) => {
@@ -370,7 +430,7 @@ impl NativeServer {
                 }
             };
             REGISTRY.lock().unwrap().insert(handle_id, server.clone());
-            return Ok(NativeServer { server, tsfn: Arc::new(Mutex::new(None)), poller: Some(poller), handle_id });
+            return Ok(NativeServer { server, tsfn: Arc::new(Mutex::new(None)), poller: Some(poller), driver: None, gone, handle_id });
         }
         let tsfn: BatchFn = on_events
             .build_threadsafe_function::<Vec<Event>>()
@@ -386,7 +446,19 @@ impl NativeServer {
                 .spawn(move || pump(server, queue, tsfn, handle_id))
                 .map_err(|e| to_napi(e.into()))?;
         }
-        Ok(NativeServer { server, tsfn, poller: None, handle_id })
+        Ok(NativeServer { server, tsfn, poller: None, driver: None, gone, handle_id })
+    }
+
+    /// "driven", "poll" or "tsfn": the event path this server uses.
+    #[napi(getter)]
+    pub fn events(&self) -> &'static str {
+        if self.driver.is_some() {
+            "driven"
+        } else if self.poller.is_some() {
+            "poll"
+        } else {
+            "tsfn"
+        }
     }
 
     /// The bound port.
@@ -419,10 +491,13 @@ impl NativeServer {
     #[napi(js_name = "setRef")]
     #[allow(deprecated)]
     pub fn set_ref(&self, env: Env, keep_alive: bool) -> Result<()> {
-        if let Some(p) = self.poller {
-            // SAFETY: JS thread; the poller lives until its close callback, which clears
-            // `alive` first (checked inside).
+        // SAFETY: JS thread; the poller/driver lives until its handles have closed, after
+        // which `gone` is set.
+        if let (Some(p), false) = (self.poller, self.gone.get()) {
             unsafe { poll::Poller::set_ref(p, keep_alive) };
+        }
+        if let (Some(d), false) = (self.driver, self.gone.get()) {
+            unsafe { poll::Driver::set_ref(d, keep_alive) };
         }
         if let Some(t) = self.tsfn.lock().unwrap().as_mut() {
             if keep_alive { t.refer(&env)? } else { t.unref(&env)? }
@@ -764,21 +839,29 @@ impl Handle {
     }
 }
 
-// ----- poll mode: libuv watches the queue's descriptor on the JS thread -----
+// ----- the JS thread's libuv: poll mode and the driven loop -----
 
 mod poll {
-    //! The queue's readiness descriptor registered with the JS thread's own libuv loop
-    //! (a `uv_poll_t`): when it becomes readable, the callback drains the queue and calls
-    //! the JS dispatcher with `napi_make_callback` (which also runs nextTicks and
-    //! microtasks). No extra thread and no cross-thread hand-off per batch: the loop
-    //! thread's one-byte write wakes Node directly. libuv's functions are exported by the
-    //! node binary itself, as for every addon that uses libuv.
+    //! Two ways of serving events on the JS thread through its own libuv loop (libuv's
+    //! functions are exported by the node binary itself, as for every addon that uses
+    //! libuv). Both call the JS dispatcher with `napi_make_callback` (which also runs
+    //! nextTicks and microtasks after each batch).
+    //!
+    //! - [`Driver`] (driven mode, the default): the server has no loop thread. A
+    //!   `uv_poll_t` watches the loop's own epoll descriptor (`Server::loop_fd`) and a
+    //!   `uv_timer_t` stands for `Turn::wait`; either one runs [`cycle`]: turn the loop
+    //!   (read, stage events, write), hand the events to JS with wake-ups held, turn again
+    //!   at once (which writes the replies JS queued and reads what came meanwhile), until
+    //!   a turn yields no events. One thread does read → JS → write, as uWS.js does.
+    //! - [`Poller`] (poll mode, loop threads): a `uv_poll_t` watches the event queue's
+    //!   readiness descriptor; the loop thread's one-byte write wakes Node directly.
 
     use super::*;
     use std::ffi::{c_int, c_void};
     use std::ptr;
 
     const UV_POLL: c_int = 8;
+    const UV_TIMER: c_int = 13;
     const UV_READABLE: c_int = 1;
 
     unsafe extern "C" {
@@ -786,21 +869,12 @@ mod poll {
         fn uv_poll_init(lp: *mut c_void, handle: *mut c_void, fd: c_int) -> c_int;
         fn uv_poll_start(handle: *mut c_void, events: c_int, cb: unsafe extern "C" fn(*mut c_void, c_int, c_int)) -> c_int;
         fn uv_poll_stop(handle: *mut c_void) -> c_int;
+        fn uv_timer_init(lp: *mut c_void, handle: *mut c_void) -> c_int;
+        fn uv_timer_start(handle: *mut c_void, cb: unsafe extern "C" fn(*mut c_void), timeout: u64, repeat: u64) -> c_int;
+        fn uv_timer_stop(handle: *mut c_void) -> c_int;
         fn uv_close(handle: *mut c_void, cb: unsafe extern "C" fn(*mut c_void));
         fn uv_ref(handle: *mut c_void);
         fn uv_unref(handle: *mut c_void);
-    }
-
-    pub struct Poller {
-        env: sys::napi_env,
-        callback: sys::napi_ref,
-        async_ctx: sys::napi_async_context,
-        queue: Arc<EventQueue>,
-        handle_id: u32,
-        /// `uv_handle_size(UV_POLL)` bytes; its first field (`data`) points back here.
-        handle: *mut c_void,
-        layout: std::alloc::Layout,
-        closing: bool,
     }
 
     fn check(status: sys::napi_status, what: &str) -> Result<()> {
@@ -811,26 +885,357 @@ mod poll {
         if rc == 0 { Ok(()) } else { Err(Error::new(Status::GenericFailure, format!("[io] {what} failed (libuv {rc})"))) }
     }
 
-    impl Poller {
+    /// A zeroed libuv handle of `kind` whose first field (`data`) points to `owner`.
+    unsafe fn new_handle<T>(kind: c_int, owner: *mut T) -> (*mut c_void, std::alloc::Layout) {
+        unsafe {
+            let layout = std::alloc::Layout::from_size_align(uv_handle_size(kind), 16).unwrap();
+            let handle = std::alloc::alloc_zeroed(layout) as *mut c_void;
+            assert!(!handle.is_null(), "out of memory");
+            *(handle as *mut *mut T) = owner;
+            (handle, layout)
+        }
+    }
+
+    /// What calls the JS dispatcher: a reference to it and an async context.
+    struct Callback {
+        env: sys::napi_env,
+        func: sys::napi_ref,
+        async_ctx: sys::napi_async_context,
+    }
+
+    impl Callback {
         /// # Safety
         /// On the JS thread of `env`, with `func` a JS function of that env.
-        pub unsafe fn start(env: sys::napi_env, func: sys::napi_value, queue: Arc<EventQueue>, handle_id: u32) -> Result<*mut Poller> {
+        unsafe fn new(env: sys::napi_env, func: sys::napi_value) -> Result<Callback> {
             unsafe {
-                let mut lp = ptr::null_mut();
-                check(sys::napi_get_uv_event_loop(env, &mut lp), "napi_get_uv_event_loop")?;
-                let mut callback = ptr::null_mut();
-                check(sys::napi_create_reference(env, func, 1, &mut callback), "napi_create_reference")?;
+                let mut r = ptr::null_mut();
+                check(sys::napi_create_reference(env, func, 1, &mut r), "napi_create_reference")?;
                 let mut name = ptr::null_mut();
                 check(sys::napi_create_string_utf8(env, c"websock".as_ptr(), 7, &mut name), "napi_create_string_utf8")?;
                 let mut async_ctx = ptr::null_mut();
                 check(sys::napi_async_init(env, ptr::null_mut(), name, &mut async_ctx), "napi_async_init")?;
-                let layout = std::alloc::Layout::from_size_align(uv_handle_size(UV_POLL), 16).unwrap();
-                let handle = std::alloc::alloc_zeroed(layout) as *mut c_void;
-                let p = Box::into_raw(Box::new(Poller { env, callback, async_ctx, queue, handle_id, handle, layout, closing: false }));
-                *(handle as *mut *mut Poller) = p;
+                Ok(Callback { env, func: r, async_ctx })
+            }
+        }
+
+        /// Calls the dispatcher with `batch` as one flat array (emptying `batch`). An
+        /// exception from JS becomes an uncaught exception, as for any libuv callback.
+        /// # Safety
+        /// JS thread, from a libuv callback (no JS on the stack).
+        unsafe fn deliver(&self, batch: &mut Vec<Event>) {
+            unsafe {
+                let env = self.env;
+                let mut scope = ptr::null_mut();
+                sys::napi_open_handle_scope(env, &mut scope);
+                let mut func = ptr::null_mut();
+                sys::napi_get_reference_value(env, self.func, &mut func);
+                // napi_make_callback wants an object as `this`.
+                let mut recv = ptr::null_mut();
+                sys::napi_get_global(env, &mut recv);
+                match batch_to_js(env, batch) {
+                    Ok(arr) => {
+                        let mut result = ptr::null_mut();
+                        let st = sys::napi_make_callback(env, self.async_ctx, recv, func, 1, &arr, &mut result);
+                        if st == sys::Status::napi_pending_exception {
+                            let mut exc = ptr::null_mut();
+                            sys::napi_get_and_clear_last_exception(env, &mut exc);
+                            sys::napi_fatal_exception(env, exc);
+                        }
+                    }
+                    Err(e) => {
+                        batch.clear();
+                        eprintln!("websock: could not convert an event batch: {e}");
+                    }
+                }
+                sys::napi_close_handle_scope(env, scope);
+            }
+        }
+
+        /// # Safety
+        /// JS thread.
+        unsafe fn release(&self) {
+            unsafe {
+                sys::napi_delete_reference(self.env, self.func);
+                sys::napi_async_destroy(self.env, self.async_ctx);
+            }
+        }
+    }
+
+    // ----- driven mode -----
+
+    /// Most batches one libuv callback hands to JS before it lets the rest of Node run
+    /// (other sockets, timers): the cycle then continues from a 0 ms timer.
+    const MAX_ROUNDS: u32 = 32;
+
+    pub struct Driver {
+        cb: Callback,
+        server: websock::Server,
+        queue: Arc<EventQueue>,
+        handle_id: u32,
+        /// `uv_poll_t` on `loop_fd(0)` and `uv_timer_t` for `Turn::wait`; their `data`
+        /// fields point back here.
+        poll: *mut c_void,
+        poll_layout: std::alloc::Layout,
+        timer: *mut c_void,
+        timer_layout: std::alloc::Layout,
+        /// Events of the current turn (capacity reused).
+        batch: Vec<Event>,
+        /// Inside `cycle` (a guard: JS cannot re-enter it, but a nested libuv run could).
+        busy: bool,
+        closing: bool,
+        /// Handles not yet closed; the driver is freed when both are.
+        open_handles: u8,
+        gone: Rc<Cell<bool>>,
+    }
+
+    impl Driver {
+        /// Starts driving loop 0 of the driven `server` on the JS thread.
+        /// # Safety
+        /// On the JS thread of `env`, with `func` a JS function of that env.
+        pub unsafe fn start(
+            env: sys::napi_env,
+            func: sys::napi_value,
+            server: websock::Server,
+            queue: Arc<EventQueue>,
+            handle_id: u32,
+            gone: Rc<Cell<bool>>,
+        ) -> Result<*mut Driver> {
+            unsafe {
+                let fd = server.loop_fd(0).ok_or_else(|| invalid("the server is not driven"))?;
+                let mut lp = ptr::null_mut();
+                check(sys::napi_get_uv_event_loop(env, &mut lp), "napi_get_uv_event_loop")?;
+                let cb = Callback::new(env, func)?;
+                let d = Box::into_raw(Box::new(Driver {
+                    cb,
+                    server,
+                    queue,
+                    handle_id,
+                    poll: ptr::null_mut(),
+                    poll_layout: std::alloc::Layout::new::<u8>(),
+                    timer: ptr::null_mut(),
+                    timer_layout: std::alloc::Layout::new::<u8>(),
+                    batch: Vec::with_capacity(256),
+                    busy: false,
+                    closing: false,
+                    open_handles: 0,
+                    gone,
+                }));
+                let dr = &mut *d;
+                (dr.poll, dr.poll_layout) = new_handle(UV_POLL, d);
+                (dr.timer, dr.timer_layout) = new_handle(UV_TIMER, d);
+                let init = uv_check(uv_poll_init(lp as *mut c_void, dr.poll, fd), "uv_poll_init");
+                if init.is_ok() {
+                    dr.open_handles += 1;
+                }
+                let init = init.and_then(|_| uv_check(uv_timer_init(lp as *mut c_void, dr.timer), "uv_timer_init"));
+                if init.is_ok() {
+                    dr.open_handles += 1;
+                }
+                // The first turn at once (from the timer): the loop's own timers start there.
+                let started = init
+                    .and_then(|_| uv_check(uv_poll_start(dr.poll, UV_READABLE, on_loop_readable), "uv_poll_start"))
+                    .and_then(|_| uv_check(uv_timer_start(dr.timer, on_timer, 0, 0), "uv_timer_start"));
+                if let Err(e) = started {
+                    // The server is left to the caller (`abandon`); `gone` is set when the
+                    // handles have closed.
+                    Driver::stop(d);
+                    return Err(e);
+                }
+                Ok(d)
+            }
+        }
+
+        /// Ends a driven server nobody will drive (a failed start): shut it down and turn
+        /// it here until it finishes, so its loop (which holds the server) is freed.
+        pub fn abandon(server: &websock::Server) {
+            server.begin_shutdown(Duration::ZERO);
+            for _ in 0..1000 {
+                match server.turn(0) {
+                    Ok(t) if !t.finished => std::thread::sleep(Duration::from_millis(1)),
+                    _ => return,
+                }
+            }
+        }
+
+        /// Stops both handles and frees everything once libuv has closed them.
+        /// # Safety
+        /// JS thread; `d` from `start`, not freed.
+        unsafe fn stop(d: *mut Driver) {
+            unsafe {
+                let dr = &mut *d;
+                if dr.closing {
+                    return;
+                }
+                dr.closing = true;
+                let handles = dr.open_handles;
+                if handles == 0 {
+                    Driver::free(d);
+                    return;
+                }
+                uv_poll_stop(dr.poll);
+                uv_close(dr.poll, on_driver_handle_closed);
+                if handles == 2 {
+                    uv_timer_stop(dr.timer);
+                    uv_close(dr.timer, on_driver_handle_closed);
+                }
+            }
+        }
+
+        unsafe fn free(d: *mut Driver) {
+            unsafe {
+                let dr = Box::from_raw(d);
+                dr.gone.set(true);
+                dr.cb.release();
+                std::alloc::dealloc(dr.poll as *mut u8, dr.poll_layout);
+                std::alloc::dealloc(dr.timer as *mut u8, dr.timer_layout);
+            }
+        }
+
+        /// # Safety
+        /// JS thread; `d` from `start`, not freed.
+        pub unsafe fn set_ref(d: *mut Driver, keep_alive: bool) {
+            unsafe {
+                let dr = &*d;
+                // After the shutdown the handles are closing (they no longer hold the loop).
+                if dr.closing {
+                    return;
+                }
+                for h in [dr.poll, dr.timer] {
+                    if keep_alive { uv_ref(h) } else { uv_unref(h) }
+                }
+            }
+        }
+    }
+
+    unsafe extern "C" fn on_driver_handle_closed(handle: *mut c_void) {
+        unsafe {
+            let d = *(handle as *mut *mut Driver);
+            (*d).open_handles -= 1;
+            if (*d).open_handles == 0 {
+                Driver::free(d);
+            }
+        }
+    }
+
+    unsafe extern "C" fn on_loop_readable(handle: *mut c_void, _status: c_int, _events: c_int) {
+        unsafe { cycle(*(handle as *mut *mut Driver)) }
+    }
+
+    unsafe extern "C" fn on_timer(handle: *mut c_void) {
+        unsafe { cycle(*(handle as *mut *mut Driver)) }
+    }
+
+    /// `Turn::wait` as a libuv timeout: whole milliseconds, rounded up (a timer that fires
+    /// a little late is harmless; one that fires early costs an empty turn).
+    fn timeout_ms(wait: Duration) -> u64 {
+        let ms = wait.as_millis() as u64;
+        if Duration::from_millis(ms) < wait { ms + 1 } else { ms }
+    }
+
+    /// The driving cycle of `websock::driven`: turn; if the turn staged events, hold
+    /// wake-ups, give them to JS and turn again (that turn writes the replies); else
+    /// re-arm the timer with the turn's `wait` and go back to libuv.
+    unsafe fn cycle(d: *mut Driver) {
+        unsafe {
+            let dr = &mut *d;
+            if dr.closing || dr.busy {
+                return;
+            }
+            dr.busy = true;
+            let mut rounds = 0u32;
+            // `None`: the loop has finished.
+            let next: Option<u64> = loop {
+                let t = match dr.server.turn(0) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        // Not expected (only re-entry or a wrong index fail); try later.
+                        eprintln!("websock: turn failed: {e}");
+                        break Some(1);
+                    }
+                };
+                if t.finished {
+                    // The turn that finished the loop has closed its descriptor: take it
+                    // out of libuv NOW, before JS runs (the batch below resolves close()
+                    // promises, whose code may start a server that gets the same
+                    // descriptor number; stopping the old poll later would unregister the
+                    // new one). The handles close, and this driver is freed, after the
+                    // callback returns.
+                    Driver::stop(d);
+                }
+                dr.queue.drain(usize::MAX, &mut dr.batch);
+                rounds += 1;
+                if !dr.batch.is_empty() {
+                    if t.finished {
+                        // The batch ends with Shutdown: workers can no longer attach.
+                        REGISTRY.lock().unwrap().remove(&dr.handle_id);
+                    } else {
+                        // JS's sends are applied by the next turn, right below: no wake-up.
+                        dr.server.hold_wakeups(0);
+                    }
+                    let mut batch = std::mem::take(&mut dr.batch);
+                    dr.cb.deliver(&mut batch);
+                    dr.batch = batch;
+                } else if !t.wait.is_zero() || t.finished {
+                    break (!t.finished).then(|| timeout_ms(t.wait));
+                }
+                if t.finished {
+                    break None;
+                }
+                if rounds >= MAX_ROUNDS {
+                    // Let Node serve its other work; the timer turns (and writes) next.
+                    break Some(0);
+                }
+            };
+            dr.busy = false;
+            match next {
+                Some(ms) if !dr.closing => {
+                    uv_timer_start(dr.timer, on_timer, ms, 0);
+                }
+                _ => Driver::stop(d), // no-op when stopped above
+            }
+        }
+    }
+
+    // ----- poll mode (loop threads) -----
+
+    pub struct Poller {
+        cb: Callback,
+        queue: Arc<EventQueue>,
+        handle_id: u32,
+        /// `uv_handle_size(UV_POLL)` bytes; its first field (`data`) points back here.
+        handle: *mut c_void,
+        layout: std::alloc::Layout,
+        closing: bool,
+        gone: Rc<Cell<bool>>,
+    }
+
+    impl Poller {
+        /// # Safety
+        /// On the JS thread of `env`, with `func` a JS function of that env.
+        pub unsafe fn start(
+            env: sys::napi_env,
+            func: sys::napi_value,
+            queue: Arc<EventQueue>,
+            handle_id: u32,
+            gone: Rc<Cell<bool>>,
+        ) -> Result<*mut Poller> {
+            unsafe {
+                let mut lp = ptr::null_mut();
+                check(sys::napi_get_uv_event_loop(env, &mut lp), "napi_get_uv_event_loop")?;
+                let cb = Callback::new(env, func)?;
+                let p = Box::into_raw(Box::new(Poller {
+                    cb,
+                    queue,
+                    handle_id,
+                    handle: ptr::null_mut(),
+                    layout: std::alloc::Layout::new::<u8>(),
+                    closing: false,
+                    gone,
+                }));
+                ((*p).handle, (*p).layout) = new_handle(UV_POLL, p);
                 let fd = (*p).queue.fd();
-                if let Err(e) = uv_check(uv_poll_init(lp as *mut c_void, handle, fd), "uv_poll_init")
-                    .and_then(|_| uv_check(uv_poll_start(handle, UV_READABLE, on_readable), "uv_poll_start"))
+                if let Err(e) = uv_check(uv_poll_init(lp as *mut c_void, (*p).handle, fd), "uv_poll_init")
+                    .and_then(|_| uv_check(uv_poll_start((*p).handle, UV_READABLE, on_readable), "uv_poll_start"))
                 {
                     // Not started: nothing of libuv refers to the handle yet beyond init,
                     // so close it the normal way.
@@ -856,7 +1261,7 @@ mod poll {
         }
 
         /// # Safety
-        /// JS thread; `p` from `start`.
+        /// JS thread; `p` from `start`, not freed.
         pub unsafe fn set_ref(p: *mut Poller, keep_alive: bool) {
             unsafe {
                 // After the shutdown the handle is closing (it no longer holds the loop).
@@ -871,8 +1276,8 @@ mod poll {
     unsafe extern "C" fn on_closed(handle: *mut c_void) {
         unsafe {
             let p = Box::from_raw(*(handle as *mut *mut Poller));
-            sys::napi_delete_reference(p.env, p.callback);
-            sys::napi_async_destroy(p.env, p.async_ctx);
+            p.gone.set(true);
+            p.cb.release();
             std::alloc::dealloc(p.handle as *mut u8, p.layout);
         }
     }
@@ -893,27 +1298,7 @@ mod poll {
             if finished {
                 REGISTRY.lock().unwrap().remove(&pr.handle_id);
             }
-            let env = pr.env;
-            let mut scope = ptr::null_mut();
-            sys::napi_open_handle_scope(env, &mut scope);
-            let mut func = ptr::null_mut();
-            sys::napi_get_reference_value(env, pr.callback, &mut func);
-            // napi_make_callback wants an object as `this`.
-            let mut recv = ptr::null_mut();
-            sys::napi_get_global(env, &mut recv);
-            match Batch::to_napi_value(env, Batch(batch)) {
-                Ok(arr) => {
-                    let mut result = ptr::null_mut();
-                    let st = sys::napi_make_callback(env, pr.async_ctx, recv, func, 1, &arr, &mut result);
-                    if st == sys::Status::napi_pending_exception {
-                        let mut exc = ptr::null_mut();
-                        sys::napi_get_and_clear_last_exception(env, &mut exc);
-                        sys::napi_fatal_exception(env, exc);
-                    }
-                }
-                Err(e) => eprintln!("websock: could not convert an event batch: {e}"),
-            }
-            sys::napi_close_handle_scope(env, scope);
+            pr.cb.deliver(&mut batch);
             if finished {
                 Poller::stop(p);
             }

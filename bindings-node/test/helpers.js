@@ -13,8 +13,12 @@ function closeAll() {
   return Promise.all([...started].map((s) => s.close(200)));
 }
 
+// The suite runs once per event path (test.sh): by default one driven loop on the JS
+// thread; WEBSOCK_TEST_LOOPS=2 with WEBSOCK_NODE_EVENTS=poll gives two loop threads.
+const LOOPS = process.env.WEBSOCK_TEST_LOOPS ? Number(process.env.WEBSOCK_TEST_LOOPS) : undefined;
+
 async function startServer(opts = {}) {
-  const server = new Server({ host: '127.0.0.1', port: 0, loops: 2, ...opts });
+  const server = new Server({ host: '127.0.0.1', port: 0, loops: LOOPS, ...opts });
   started.add(server);
   const { port } = await server.listen();
   return { server, port, url: `ws://127.0.0.1:${port}` };
@@ -72,4 +76,4 @@ function closed(ws) {
   return within(5000, 'client close', new Promise((resolve) => ws.once('close', (code, reason) => resolve([code, reason.toString()]))));
 }
 
-module.exports = { closeAll, startServer, next, connect, rawHttp, closed, within, WebSocket };
+module.exports = { LOOPS, closeAll, startServer, next, connect, rawHttp, closed, within, WebSocket };

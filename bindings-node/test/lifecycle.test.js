@@ -1,4 +1,4 @@
-// Lifecycle tests: the process exits after server.close() and with unref(), a referenced
+// Lifecycle tests (in this run's event path): the process exits after server.close() and with unref(), a referenced
 // server keeps it alive (control), and worker_threads send by tag through a handle id.
 'use strict';
 const test = require('node:test');
@@ -25,6 +25,9 @@ test('the process exits by itself after server.close(); the client saw 1001', as
   const r = await runChild('exit-after-close.js', 10_000);
   assert.equal(r.signal, null, `child had to be killed; output: ${r.out}`);
   assert.equal(r.code, 0);
+  // The child inherits this run's event path (driven unless WEBSOCK_NODE_EVENTS says).
+  const want = process.env.WEBSOCK_NODE_EVENTS === 'thread' ? 'poll' : (process.env.WEBSOCK_NODE_EVENTS || 'driven');
+  assert.match(r.out, new RegExp(`events ${want}`));
   assert.match(r.out, /client-close 1001/);
   assert.match(r.out, /closed/);
 });

@@ -61,8 +61,11 @@ test('open/close pair up with request details; close codes and reasons reach bot
   assert.equal(conn.send('late'), false, 'send after close reports false');
   assert.equal(server.connections.size, 0);
 
+  // Listen before connecting: a driven server emits `open` as it writes the 101, i.e.
+  // possibly before the client's own `open`.
+  const opened2 = next(server, 'open');
   const ws2 = await connect(url);
-  const [c3] = await next(server, 'open');
+  const [c3] = await opened2;
   c3.close(4002, 'server says bye');
   assert.deepEqual(await closed(ws2), [4002, 'server says bye']);
   await server.close();
