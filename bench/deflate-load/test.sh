@@ -10,7 +10,7 @@ cd "$ROOT"
 cargo build --release -q -p deflate-load
 "$ROOT/bench/peers/node-ws-deflate/run.sh" build
 "$ROOT/bench/peers/python-websockets-deflate/run.sh" build
-"$HERE/interop/run.sh" "$ROOT/target/release/interop_server"
+"$HERE/interop/run.sh" "${CARGO_TARGET_DIR:-$ROOT/target}/release/interop_server"
 
 command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/dev/null; }
 out="$("$HERE/bench.sh" --secs 2 --conns 20 --sizes "32 4096" \
