@@ -62,6 +62,10 @@ pub(crate) struct LoopCodec {
 const PRIME_BELOW: usize = 256;
 const PRIME_SLACK: usize = 8;
 
+/// A kept context is replayed as a dictionary of at least this many recent bytes (and at
+/// least 4× the message), not always the whole window: see `LoopCodec::compress`.
+const REPLAY_MIN: usize = 2048;
+
 /// Scratch output kept between messages; beyond this it is released after use.
 const KEEP_SCRATCH: usize = 256 << 10;
 
@@ -143,7 +147,11 @@ impl LoopCodec {
                 }
             }
             Some(ctx) => {
-                self.deflate(wb, ctx.token, ctx.tx.as_slice(), data);
+                // Replaying history costs one hash insert per byte, the largest part of
+                // compressing a short message: short messages get the recent part only.
+                let tx = ctx.tx.as_slice();
+                let replay = &tx[tx.len().saturating_sub(REPLAY_MIN.max(data.len().saturating_mul(4)))..];
+                self.deflate(wb, ctx.token, replay, data);
                 let priming = data.len() < PRIME_BELOW && !ctx.tx.is_full();
                 let too_big = if priming { self.out.len() > data.len() + PRIME_SLACK } else { self.out.len() >= data.len() };
                 if too_big {
