@@ -1,16 +1,34 @@
 //! deflate-load: a small load client for compressed echo. Opens N WebSocket connections
 //! (hand-rolled RFC 6455 client framing on tokio, one task per connection, one message in
-//! flight per connection), offers permessage-deflate (`client_max_window_bits`, as
-//! browsers do), compresses every message it sends as RFC 7692 allows, inflates every
-//! echo and checks it byte for byte. Prints echo messages/s and wire bytes per message.
-//! The shared wsload offers no extension, which is why this exists.
+//! flight per connection), offers permessage-deflate, compresses every message it sends
+//! as RFC 7692 allows, inflates every echo and checks it byte for byte. Prints echo
+//! messages/s, wire bytes per message and its own CPU use. The shared wsload offers no
+//! extension, which is why this exists.
+//!
+//! Two offers (`--offer`):
+//! * `browser` (default): `permessage-deflate; client_max_window_bits`, what Chromium and
+//!   Firefox send. A server that keeps the client's context makes this client compress
+//!   every message through its own stateful compressor, as a browser would.
+//! * `client-nct`: `permessage-deflate; client_no_context_takeover; client_max_window_bits`
+//!   (valid RFC 7692 offer: the client promises to compress each message on its own).
+//!   Each distinct payload is then compressed once, and its frame reused.
+//!
+//! Whenever the agreement says `client_no_context_takeover` (offered, or added by the
+//! server, as websock's shared mode does) the compressed bytes of a payload do not depend
+//! on what was sent before, so they are computed once per payload and window size and
+//! the client just writes the cached frame: the client's cost per message is then one
+//! inflate (the server may keep its own context, so every echo is still inflated in
+//! stream order) and one compare, well below the server's inflate + deflate. Payloads
+//! come from a pool of `POOL` consecutive JSON-like texts; each connection walks it from
+//! its own start, so consecutive messages on a connection differ as before.
 //!
 //! usage: deflate-load [--host 127.0.0.1] [--port 9001] [--path /echo] [--conns 100]
 //!                     [--size 32] [--secs 10] [--warmup 2] [--no-deflate] [--hold 0]
 //!                     [--level 6]   (the client's own zlib level)
+//!                     [--offer browser|client-nct|"permessage-deflate; ..."]
 
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -31,7 +49,14 @@ struct Args {
     deflate: bool,
     hold: f64,
     level: u32,
+    offer: String,
 }
+
+/// Distinct payloads per run (consecutive sequence numbers).
+const POOL: usize = 256;
+
+const BROWSER: &str = "permessage-deflate; client_max_window_bits";
+const CLIENT_NCT: &str = "permessage-deflate; client_no_context_takeover; client_max_window_bits";
 
 fn args() -> Args {
     let mut a = Args {
@@ -45,6 +70,7 @@ fn args() -> Args {
         deflate: true,
         hold: 0.0,
         level: 6,
+        offer: BROWSER.into(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -60,6 +86,14 @@ fn args() -> Args {
             "--hold" => a.hold = v().parse().expect("hold"),
             "--level" => a.level = v().parse().expect("level"),
             "--no-deflate" => a.deflate = false,
+            "--offer" => {
+                a.offer = match v().as_str() {
+                    "browser" => BROWSER.into(),
+                    "client-nct" => CLIENT_NCT.into(),
+                    o if o.starts_with("permessage-deflate") => o.into(),
+                    o => panic!("unknown offer {o}"),
+                }
+            }
             _ => panic!("unknown option {k}"),
         }
     }
@@ -85,6 +119,49 @@ fn payload(n: usize, seq: u64) -> Vec<u8> {
     }
     s.truncate(n);
     s.into_bytes()
+}
+
+/// Ready-to-write client frames, one per pool payload.
+type Frames = Arc<Vec<Vec<u8>>>;
+
+/// The payloads of a run, and their ready-to-write client frames per agreement kind.
+struct Pool {
+    plain: Vec<Vec<u8>>,
+    /// Key: 0 = uncompressed frames, 9..=15 = frames compressed without context with that
+    /// window. Built by the first connection that needs them (before the warm-up ends).
+    frames: Mutex<Vec<(u8, Frames)>>,
+}
+
+impl Pool {
+    fn new(size: usize) -> Pool {
+        Pool { plain: (0..POOL as u64).map(|k| payload(size, 1_000_003 + k)).collect(), frames: Mutex::new(Vec::new()) }
+    }
+
+    fn frames(&self, key: u8, level: u32) -> Frames {
+        let mut f = self.frames.lock().unwrap();
+        if let Some((_, v)) = f.iter().find(|(k, _)| *k == key) {
+            return v.clone();
+        }
+        let v: Vec<Vec<u8>> = self
+            .plain
+            .iter()
+            .map(|m| {
+                let mut w = Vec::new();
+                if key == 0 {
+                    encode_frame(&mut w, 0x1, false, m);
+                } else {
+                    let agreed = Agreed { server_nct: false, client_nct: true, client_bits: key };
+                    let mut z = Vec::new();
+                    Codec::new(agreed, level).compress(m, &mut z);
+                    encode_frame(&mut w, 0x1, true, &z);
+                }
+                w
+            })
+            .collect();
+        let v = Arc::new(v);
+        f.push((key, v.clone()));
+        v
+    }
 }
 
 /// What the server agreed to (RFC 7692 §7.1), from the response header.
@@ -160,15 +237,15 @@ impl Codec {
         out.truncate(out.len() - 4);
     }
 
-    fn decompress(&mut self, data: &mut Vec<u8>, out: &mut Vec<u8>) -> io::Result<()> {
+    fn decompress(&mut self, data: &mut Vec<u8>, out: &mut Vec<u8>, expect: usize) -> io::Result<()> {
         if self.agreed.server_nct {
             self.d.reset(false);
         }
         data.extend_from_slice(&TAIL);
         out.clear();
+        out.reserve(expect + 64);
         let start = self.d.total_in();
         loop {
-            out.reserve(data.len() * 4 + 1024);
             let done = (self.d.total_in() - start) as usize;
             self.d
                 .decompress_vec(&data[done..], out, FlushDecompress::Sync)
@@ -176,6 +253,7 @@ impl Codec {
             if (self.d.total_in() - start) as usize == data.len() && out.len() < out.capacity() {
                 return Ok(());
             }
+            out.reserve(out.capacity().max(1024));
         }
     }
 }
@@ -184,7 +262,7 @@ async fn handshake(a: &Args) -> io::Result<(BufReader<TcpStream>, Option<Agreed>
     let sock = TcpStream::connect((a.host.as_str(), a.port)).await?;
     sock.set_nodelay(true)?;
     let mut sock = BufReader::with_capacity(64 << 10, sock);
-    let ext = if a.deflate { "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" } else { "" };
+    let ext = if a.deflate { format!("Sec-WebSocket-Extensions: {}\r\n", a.offer) } else { String::new() };
     let req = format!(
         "GET {} HTTP/1.1\r\nHost: {}:{}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{ext}\r\n",
@@ -205,10 +283,10 @@ async fn handshake(a: &Args) -> io::Result<(BufReader<TcpStream>, Option<Agreed>
     }
     let mut agreed = None;
     for line in head.lines() {
-        if let Some((k, v)) = line.split_once(':') {
-            if k.trim().eq_ignore_ascii_case("sec-websocket-extensions") {
-                agreed = Some(parse_agreed(v.trim())?);
-            }
+        if let Some((k, v)) = line.split_once(':')
+            && k.trim().eq_ignore_ascii_case("sec-websocket-extensions")
+        {
+            agreed = Some(parse_agreed(v.trim())?);
         }
     }
     Ok((sock, agreed))
@@ -280,7 +358,18 @@ struct Counters {
     compressed_in: AtomicU64,
 }
 
-async fn run_conn(a: Arc<Args>, id: usize, counting: Arc<AtomicBool>, stop: Arc<AtomicBool>, c: Arc<Counters>, ready: tokio::sync::mpsc::Sender<io::Result<Option<Agreed>>>) -> io::Result<()> {
+/// CPU seconds (user + system) this process has used so far, from /proc/self/stat.
+fn cpu_secs() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11).and_then(|u| u.parse().ok()).unwrap_or(0.0) + f.get(12).and_then(|u| u.parse().ok()).unwrap_or(0.0);
+    ticks / 100.0 // USER_HZ is 100 on Linux
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_conn(a: Arc<Args>, pool: Arc<Pool>, id: usize, counting: Arc<AtomicBool>, stop: Arc<AtomicBool>, c: Arc<Counters>, ready: tokio::sync::mpsc::Sender<io::Result<Option<Agreed>>>) -> io::Result<()> {
     let (mut s, agreed) = match handshake(&a).await {
         Ok(x) => x,
         Err(e) => {
@@ -291,24 +380,33 @@ async fn run_conn(a: Arc<Args>, id: usize, counting: Arc<AtomicBool>, stop: Arc<
     let _ = ready.send(Ok(agreed)).await;
     drop(ready);
     let mut codec = agreed.map(|g| Codec::new(g, a.level));
-    let (mut w, mut z, mut data, mut plain) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut seq = (id as u64) * 1_000_003;
+    // Cached frames unless this client must compress in stream order (context kept).
+    let cached = match agreed {
+        None => Some(pool.frames(0, a.level)),
+        Some(g) if g.client_nct => Some(pool.frames(g.client_bits.max(9), a.level)),
+        Some(_) => None,
+    };
+    let (mut w, mut z, mut data, mut plain, mut r) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut k = id * 37 % POOL;
     while !stop.load(Ordering::Relaxed) {
-        let msg = payload(a.size, seq);
-        seq += 1;
-        match codec.as_mut() {
-            Some(k) => {
-                k.compress(&msg, &mut z);
+        let msg = &pool.plain[k];
+        let frame: &[u8] = match (&cached, codec.as_mut()) {
+            (Some(f), _) => &f[k],
+            (None, Some(c)) => {
+                c.compress(msg, &mut z);
                 encode_frame(&mut w, 0x1, true, &z);
+                &w
             }
-            None => encode_frame(&mut w, 0x1, false, &msg),
-        }
-        s.get_mut().write_all(&w).await?;
-        let compressed = read_message(&mut s, &mut w, &mut data).await?;
+            (None, None) => unreachable!("no agreement means cached plain frames"),
+        };
+        k = (k + 1) % POOL;
+        s.get_mut().write_all(frame).await?;
+        let wire_out = frame.len();
+        let compressed = read_message(&mut s, &mut r, &mut data).await?;
         let wire_in = data.len();
         let got: &[u8] = if compressed {
             let k = codec.as_mut().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "RSV1 without the extension"))?;
-            k.decompress(&mut data, &mut plain)?;
+            k.decompress(&mut data, &mut plain, msg.len())?;
             &plain
         } else {
             &data
@@ -318,7 +416,7 @@ async fn run_conn(a: Arc<Args>, id: usize, counting: Arc<AtomicBool>, stop: Arc<
         }
         if counting.load(Ordering::Relaxed) {
             c.msgs.fetch_add(1, Ordering::Relaxed);
-            c.wire_out.fetch_add(w.len() as u64, Ordering::Relaxed);
+            c.wire_out.fetch_add(wire_out as u64, Ordering::Relaxed);
             c.wire_in.fetch_add(wire_in as u64, Ordering::Relaxed);
             c.compressed_in.fetch_add(compressed as u64, Ordering::Relaxed);
         }
@@ -338,9 +436,10 @@ fn main() {
         let stop = Arc::new(AtomicBool::new(false));
         let c = Arc::new(Counters::default());
         let (tx, mut rx) = tokio::sync::mpsc::channel(a.conns.max(1));
+        let pool = Arc::new(Pool::new(a.size));
         let mut tasks = Vec::new();
         for id in 0..a.conns {
-            tasks.push(tokio::spawn(run_conn(a.clone(), id, counting.clone(), stop.clone(), c.clone(), tx.clone())));
+            tasks.push(tokio::spawn(run_conn(a.clone(), pool.clone(), id, counting.clone(), stop.clone(), c.clone(), tx.clone())));
         }
         drop(tx);
         let mut agreed = None;
@@ -361,10 +460,11 @@ fn main() {
         }
         tokio::time::sleep(Duration::from_secs_f64(a.warmup)).await;
         counting.store(true, Ordering::Relaxed);
-        let t0 = Instant::now();
+        let (t0, cpu0) = (Instant::now(), cpu_secs());
         tokio::time::sleep(Duration::from_secs_f64(a.secs)).await;
         counting.store(false, Ordering::Relaxed);
         let el = t0.elapsed().as_secs_f64();
+        let cpu = cpu_secs() - cpu0;
         stop.store(true, Ordering::Relaxed);
         if a.hold > 0.0 {
             println!("HOLD {} connections for {}s", a.conns, a.hold);
@@ -388,7 +488,7 @@ fn main() {
         let n = c.msgs.load(Ordering::Relaxed);
         let per = |x: &AtomicU64| if n == 0 { 0.0 } else { x.load(Ordering::Relaxed) as f64 / n as f64 };
         println!(
-            "{{\"conns\":{},\"size\":{},\"deflate\":{},\"negotiated\":{},\"msgs\":{},\"secs\":{:.2},\"msgs_per_s\":{:.0},\"wire_out_per_msg\":{:.1},\"wire_in_payload_per_msg\":{:.1},\"echoes_compressed\":{:.3},\"failed_conns\":{}}}",
+            "{{\"conns\":{},\"size\":{},\"deflate\":{},\"negotiated\":{},\"msgs\":{},\"secs\":{:.2},\"msgs_per_s\":{:.0},\"wire_out_per_msg\":{:.1},\"wire_in_payload_per_msg\":{:.1},\"echoes_compressed\":{:.3},\"client_cpu\":{:.2},\"client_us_per_msg\":{:.1},\"failed_conns\":{}}}",
             a.conns,
             a.size,
             a.deflate,
@@ -399,6 +499,8 @@ fn main() {
             per(&c.wire_out),
             per(&c.wire_in),
             per(&c.compressed_in),
+            cpu / el,
+            if n == 0 { 0.0 } else { cpu * 1e6 / n as f64 },
             failed
         );
         if failed > 0 || n == 0 { 1 } else { 0 }

@@ -57,6 +57,15 @@ pub(crate) struct LoopCodec {
     out: Vec<u8>,
 }
 
+/// Priming a kept context (see `LoopCodec::compress`): messages shorter than this may go
+/// out compressed although they grew, by at most `PRIME_SLACK` bytes.
+const PRIME_BELOW: usize = 256;
+const PRIME_SLACK: usize = 8;
+
+/// A kept context is replayed as a dictionary of at least this many recent bytes (and at
+/// least 4× the message), not always the whole window: see `LoopCodec::compress`.
+const REPLAY_MIN: usize = 2048;
+
 /// Scratch output kept between messages; beyond this it is released after use.
 const KEEP_SCRATCH: usize = 256 << 10;
 
@@ -118,16 +127,34 @@ impl LoopCodec {
     /// send `data` uncompressed (below the threshold, or compression would not shrink
     /// it); the connection's context is left as if nothing was sent, which is right since
     /// uncompressed messages never enter the peer's window.
+    ///
+    /// With context kept, a short message (under `PRIME_BELOW` bytes) is also sent
+    /// compressed when it grows by at most `PRIME_SLACK` bytes, as long as our history is
+    /// not yet full: otherwise a stream of short messages, none of which shrinks on its
+    /// own, would never enter the client's window and never start to shrink (ws and
+    /// websockets compress every message when they keep context; 32 B JSON echoes then
+    /// take ~7 B instead of 32).
     pub fn compress(&mut self, st: &mut ConnDeflate, data: &[u8]) -> Option<&[u8]> {
         if data.len() < self.threshold {
             return None;
         }
         let wb = st.agreed.server_window_bits;
         match st.ctx.as_mut().filter(|_| !st.agreed.server_no_context_takeover) {
-            None => self.deflate(wb, 0, &[], data),
-            Some(ctx) => {
-                self.deflate(wb, ctx.token, ctx.tx.as_slice(), data);
+            None => {
+                self.deflate(wb, 0, &[], data);
                 if self.out.len() >= data.len() {
+                    return None;
+                }
+            }
+            Some(ctx) => {
+                // Replaying history costs one hash insert per byte, the largest part of
+                // compressing a short message: short messages get the recent part only.
+                let tx = ctx.tx.as_slice();
+                let replay = &tx[tx.len().saturating_sub(REPLAY_MIN.max(data.len().saturating_mul(4)))..];
+                self.deflate(wb, ctx.token, replay, data);
+                let priming = data.len() < PRIME_BELOW && !ctx.tx.is_full();
+                let too_big = if priming { self.out.len() > data.len() + PRIME_SLACK } else { self.out.len() >= data.len() };
+                if too_big {
                     // Not sent compressed: the compressor's stream now holds bytes the
                     // client will never see, so it must not be continued.
                     ctx.token = super::context::new_token();
@@ -135,9 +162,6 @@ impl LoopCodec {
                 }
                 ctx.tx.push(data);
             }
-        }
-        if self.out.len() >= data.len() {
-            return None;
         }
         Some(&self.out)
     }

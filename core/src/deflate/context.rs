@@ -91,6 +91,11 @@ impl History {
     pub fn held_bytes(&self) -> usize {
         self.buf.capacity()
     }
+
+    /// Holds `cap` bytes already (a window's worth of context).
+    pub fn is_full(&self) -> bool {
+        self.buf.len() >= self.cap
+    }
 }
 
 /// A Dedicated connection's kept context.

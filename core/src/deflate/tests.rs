@@ -480,6 +480,38 @@ fn uncompressed_and_incompressible_messages_leave_context_consistent() {
 }
 
 #[test]
+fn short_messages_prime_a_kept_context_and_then_shrink() {
+    let cfg = ded(12);
+    let slots = DedicatedSlots::new(10);
+    let mut codec = codec(&cfg);
+    let mut a = conn(&["permessage-deflate; client_max_window_bits"], &cfg, &slots);
+    let mut ca = ClientInflater::new(&a.agreed);
+    // Short JSON like a chat message's head; alone, it does not shrink.
+    let short = |i: usize| {
+        let mut m = format!("{{\"id\":{},\"user\":\"alpha\",\"room\":\"r{}\"}}", 1_000_003 + i, i % 17).into_bytes();
+        m.truncate(32);
+        m
+    };
+    assert!(codec.compress_standalone(12, &short(0)).is_none(), "alone it must not shrink");
+    let mut sizes = Vec::new();
+    for i in 0..300 {
+        let m = short(i);
+        let z = codec.compress(&mut a, &m).unwrap_or_else(|| panic!("message {i} went plain")).to_vec();
+        assert!(z.len() <= 32 + 8, "message {i} grew by more than the slack: {}", z.len());
+        assert_eq!(ca.inflate(&z), m, "message {i}");
+        sizes.push(z.len());
+    }
+    let late = sizes[200..].iter().sum::<usize>() as f64 / 100.0;
+    assert!(late < 20.0, "with the context primed 32 B JSON shrinks: {late} B on average");
+    // History full: a short message that does not shrink goes plain, and the context
+    // stays consistent for the next one.
+    assert!(codec.compress(&mut a, &noise(64)).is_none());
+    let m = short(999);
+    assert_eq!(ca.inflate(codec.compress(&mut a, &m).unwrap()), m);
+    assert!(a.held_bytes() <= 8 << 10);
+}
+
+#[test]
 fn fragmented_input_inflates_the_same() {
     let cfg = ded(15);
     let slots = DedicatedSlots::new(10);
