@@ -54,7 +54,7 @@ PCDIR="$STAGE/usr/lib/pkgconfig"
 CFLAGS_PC="$(PKG_CONFIG_SYSROOT_DIR="$STAGE" PKG_CONFIG_PATH="$PCDIR" pkg-config --cflags websock)"
 LIBS_PC="$(PKG_CONFIG_SYSROOT_DIR="$STAGE" PKG_CONFIG_PATH="$PCDIR" pkg-config --libs websock)"
 gcc -Wall -Wextra -Werror -std=c11 $CFLAGS_PC "$HERE/tests/c/bad_input.c" -o "$STAGE/bad_input" $LIBS_PC
-for p in websock websock_server websock_options websock_events websock_send websock_tags websock_errors; do
+for p in websock websock_server websock_options websock_events websock_send websock_tags websock_errors websock_driven; do
   [ -f "$STAGE/usr/share/man/man3/$p.3" ] || { echo "man page $p.3 not installed"; exit 1; }
 done
 LD_LIBRARY_PATH="$STAGE/usr/lib" "$STAGE/bad_input" | tail -1
