@@ -72,8 +72,10 @@ type Server struct {
 	doneOnce sync.Once
 }
 
-// NewServer binds (or adopts the listener in opts) and starts the event loops. The
-// server accepts connections at once; their events wait until Serve runs.
+// NewServer binds (or adopts the listener in opts) and starts the server. With loop
+// threads (Options.Loops > 1 or Threaded) it accepts and upgrades connections at once
+// and their events wait until Serve runs; a driven server (the default) leaves them in
+// the listen backlog until Serve (or Shutdown) turns its loop.
 func NewServer(opts Options, handler Handler) (*Server, error) {
 	if handler == nil {
 		return nil, goErr("NewServer", ErrInvalidArgument, "handler is nil")
@@ -129,7 +131,8 @@ func (s *Server) init() error {
 func (s *Server) Addr() *net.TCPAddr { return s.addr }
 
 // Serve delivers events to the handler on the calling goroutine until the server has
-// shut down. When ctx ends, Serve starts a graceful shutdown (Options.ShutdownTimeout),
+// shut down; on a driven server (the default) the same goroutine also turns the event
+// loop (reads, writes, timers). When ctx ends, Serve starts a graceful shutdown (Options.ShutdownTimeout),
 // delivers the remaining close events and returns ctx.Err(); after Shutdown it returns
 // ErrServerClosed, as net/http does. Only one Serve may run per server.
 func (s *Server) Serve(ctx context.Context) error {
