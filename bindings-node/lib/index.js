@@ -20,6 +20,7 @@ const K_CLOSE = 3;
 const K_DRAIN = 4;
 const K_UPGRADE = 5;
 const K_SHUTDOWN = 6;
+const K_BINARY_PACKED = 7; // payload = batch[0] (the batch's pool Buffer) [start, end)
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -489,23 +490,36 @@ class Server extends EventEmitter {
 
   // ----- events from native -----
 
+  /** One batch from native: `[pool, meta, …values]` (src/lib.rs, `batch_to_js`): `meta`
+   * (Float64Array) holds kind and id per event (plus start/end in `pool` for small binary
+   * payloads, the code for a close); `values` the strings, Buffers and request fields. */
   _dispatch(batch) {
     const conns = this.connections;
-    const n = batch.length;
+    const pool = batch[0];
+    const meta = batch[1];
+    const n = meta.length;
+    let v = 2;
     let err;
     if (this._sendBatch) this._out = [];
-    for (let i = 0; i < n;) {
-      const kind = batch[i];
+    for (let m = 0; m < n;) {
+      const kind = meta[m];
       try {
-        if (kind === K_TEXT || kind === K_BINARY) {
-          const c = conns.get(batch[i + 1]);
-          const data = batch[i + 2];
-          i += 3;
+        if (kind === K_BINARY_PACKED) {
+          const c = conns.get(meta[m + 1]);
+          const start = meta[m + 2];
+          const end = meta[m + 3];
+          m += 4;
+          if (c !== undefined) this.emit('message', c, pool.subarray(start, end), false);
+        } else if (kind === K_TEXT || kind === K_BINARY) {
+          const c = conns.get(meta[m + 1]);
+          const data = batch[v++];
+          m += 2;
           if (c !== undefined) this.emit('message', c, data, kind === K_TEXT);
         } else if (kind === K_OPEN) {
-          const id = batch[i + 1];
-          const req = new Request(batch[i + 2], batch[i + 3], batch[i + 4], batch[i + 5], batch[i + 6], batch[i + 7], batch[i + 8], batch[i + 9]);
-          i += 10;
+          const id = meta[m + 1];
+          m += 2;
+          const req = new Request(batch[v], batch[v + 1], batch[v + 2], batch[v + 3], batch[v + 4], batch[v + 5], batch[v + 6], batch[v + 7]);
+          v += 8;
           let data;
           if (this._pending.size !== 0) {
             data = this._pending.get(id);
@@ -515,11 +529,12 @@ class Server extends EventEmitter {
           conns.set(id, c);
           this.emit('open', c, req);
         } else if (kind === K_CLOSE) {
-          const id = batch[i + 1];
-          const code = batch[i + 2];
-          const reason = batch[i + 3];
-          const why = batch[i + 4];
-          i += 5;
+          const id = meta[m + 1];
+          const code = meta[m + 2];
+          m += 3;
+          const reason = batch[v];
+          const why = batch[v + 1];
+          v += 2;
           const c = conns.get(id);
           if (c !== undefined) {
             conns.delete(id);
@@ -527,16 +542,17 @@ class Server extends EventEmitter {
             this.emit('close', c, code, reason, why);
           }
         } else if (kind === K_DRAIN) {
-          const c = conns.get(batch[i + 1]);
-          i += 2;
+          const c = conns.get(meta[m + 1]);
+          m += 2;
           if (c !== undefined) this.emit('drain', c);
         } else if (kind === K_UPGRADE) {
-          const id = batch[i + 1];
-          const req = new Request(batch[i + 2], batch[i + 3], batch[i + 4], batch[i + 5], batch[i + 6], batch[i + 7], batch[i + 8], batch[i + 9]);
-          i += 10;
+          const id = meta[m + 1];
+          m += 2;
+          const req = new Request(batch[v], batch[v + 1], batch[v + 2], batch[v + 3], batch[v + 4], batch[v + 5], batch[v + 6], batch[v + 7]);
+          v += 8;
           this._runUpgrade(id, req);
         } else if (kind === K_SHUTDOWN) {
-          i += 1;
+          m += 1;
           this._finish();
         } else {
           throw new Error(`websock: unknown event kind ${kind}`);

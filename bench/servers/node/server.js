@@ -5,8 +5,9 @@
 //
 // Changed defaults (contract): none. Library defaults already allow 64 MiB messages and a
 // 64 MiB outbound queue per connection; keepalive pings every 30 s (wsload answers) and a
-// 120 s idle timeout are within the contract. LOOPS (default: one per CPU) sets the
-// event-loop count; backlog 4096 as in the Rust bench server.
+// 120 s idle timeout are within the contract. LOOPS (default 0: the binding's default
+// event path, ONE loop turned on the JS thread itself; > 1: that many loop threads) sets
+// the event-loop count; backlog 4096 as in the Rust bench server.
 'use strict';
 const path = require('node:path');
 const { Server } = require(path.join(__dirname, '../../../bindings-node'));
