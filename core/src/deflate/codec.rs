@@ -2,11 +2,13 @@
 //! one whole message at a time, so a connection never owns compressor state.
 //!
 //! * Messages the client inflates without our earlier messages (the agreement says
-//!   `server_no_context_takeover`, which Shared mode always does) are compressed whole
-//!   by libdeflate: one complete DEFLATE stream per message (see `deflate_oneshot`).
-//!   That is the one-shot buffer-to-buffer case libdeflate is built for; at level 6 it
-//!   takes about half of zlib's time for the same or a smaller output, and it has no
-//!   per-stream state to reset (zlib-rs clears 176 KiB of tables on every reset).
+//!   `server_no_context_takeover`, which Shared mode always does) are compressed on
+//!   their own (`deflate_alone`): at levels 2–9 by libdeflate, one complete DEFLATE
+//!   stream per message (`deflate_oneshot`), the one-shot buffer-to-buffer case it is
+//!   built for. Measured on 4 KiB JSON-like text at level 6 (bench/deflate-load/
+//!   BENCH-NOTES.md): ~22 % less time than zlib-rs and 3 % smaller output. At level 1
+//!   zlib-rs' "quick" strategy stays faster than libdeflate's level 1 (which compresses
+//!   25 % smaller but took 12 % more server time per echo), and level 1 means fastest.
 //! * Messages that continue a kept context (Dedicated mode) are sync-flushed by zlib
 //!   (flate2 on the pure-Rust zlib-rs backend); the context is replayed from the
 //!   connection's `History` as a preset dictionary (`context.rs`).
@@ -64,8 +66,8 @@ pub(crate) struct LoopCodec {
     /// Indexed by window bits − 9, created on first use.
     deflaters: [Option<Deflater>; 7],
     inflater: Option<Decompress>,
-    /// libdeflate at `level`, for whole messages sent without context (created on first
-    /// use; ~650 KB at levels 2–9, ~200 KB at level 1).
+    /// libdeflate at `level`, for whole messages sent without context at levels 2–9
+    /// (created on first use; ~650 KB).
     oneshot: Option<Compressor>,
     out: Vec<u8>,
 }
@@ -186,6 +188,24 @@ impl LoopCodec {
         }
     }
 
+    /// Compresses `data` without any context, for receivers that agreed to what
+    /// `oneshot_ok` checks: libdeflate at levels 2–9, zlib-rs (sync-flushed, 15 bits,
+    /// which is safe for them too: no distance reaches past the message) at level 1.
+    /// Messages of at most `55 − 4 × level` bytes are not tried: libdeflate's own cut-off
+    /// (it stores such inputs, which never shrinks them), applied to zlib's level 1 too,
+    /// where a 32 B attempt cost 8 µs and never shrank. Returns whether the payload in
+    /// `self.out` is shorter than `data`.
+    fn deflate_alone(&mut self, data: &[u8]) -> bool {
+        if data.len() <= 55usize.saturating_sub(4 * self.level as usize) {
+            return false;
+        }
+        if self.level >= 2 {
+            return self.deflate_oneshot(data);
+        }
+        self.deflate(15, 0, &[], data);
+        self.out.len() < data.len()
+    }
+
     /// Compresses one outgoing message for this connection. `Some(payload)`: send it as
     /// the payload of a frame with RSV1 set (its first frame, if fragmented). `None`:
     /// send `data` uncompressed (below the threshold, or compression would not shrink
@@ -207,7 +227,7 @@ impl LoopCodec {
             // No context kept on our side (`server_no_context_takeover`, always the
             // case in Shared mode): the message is compressed on its own.
             None if oneshot_ok(st.agreed.server_no_context_takeover, wb, data.len()) => {
-                if !self.deflate_oneshot(data) {
+                if !self.deflate_alone(data) {
                     return None;
                 }
             }
@@ -238,12 +258,12 @@ impl LoopCodec {
     }
 
     /// Compresses without any connection's context (for frames shared by many receivers):
-    /// as one complete stream (`deflate_oneshot`) when `oneshot` (every receiver of the
-    /// result agreed to what `oneshot_ok` checks), else sync-flushed for `window_bits`.
+    /// as `deflate_alone` does when `oneshot` (every receiver of the result agreed to
+    /// what `oneshot_ok` checks), else sync-flushed for `window_bits`.
     /// `None` if it would not shrink.
     pub fn compress_standalone(&mut self, window_bits: u8, oneshot: bool, data: &[u8]) -> Option<&[u8]> {
         if oneshot {
-            return self.deflate_oneshot(data).then_some(&self.out[..]);
+            return self.deflate_alone(data).then_some(&self.out[..]);
         }
         self.deflate(window_bits, 0, &[], data);
         (self.out.len() < data.len()).then_some(&self.out[..])

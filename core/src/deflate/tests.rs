@@ -652,6 +652,34 @@ fn shared_mode_sends_complete_streams_that_every_kind_of_client_inflates() {
 }
 
 #[test]
+fn level_1_sync_flushes_with_zlib_and_short_messages_are_not_tried() {
+    let mut cfg = shared();
+    cfg.level = 1;
+    let slots = DedicatedSlots::new(0);
+    let mut codec = codec(&cfg);
+    let mut st = conn(&["permessage-deflate; client_max_window_bits"], &cfg, &slots);
+    let mut kept = ClientInflater::kept(&st.agreed, false);
+    // 51 B or less (55 − 4 × 1) go out plain even when they would shrink.
+    let rep = vec![b'a'; 51];
+    assert!(codec.compress(&mut st, &rep).is_none());
+    let rep = vec![b'a'; 52];
+    assert_eq!(kept.inflate(codec.compress(&mut st, &rep).expect("52 B of one letter shrink")), rep);
+    for i in 0..20 {
+        let m = json(4096, i);
+        let z = codec.compress(&mut st, &m).unwrap().to_vec();
+        assert!(!is_final_stream(&z), "level 1 is zlib's sync flush");
+        assert_eq!(kept.inflate(&z), m);
+    }
+    assert_eq!(kept.ends, 0);
+    // At level 6 the cut-off is 31 B: 32 B of one letter are tried and shrink.
+    let mut codec6 = self::codec(&shared());
+    let rep = vec![b'a'; 32];
+    let z = codec6.compress(&mut st, &rep).expect("32 B of one letter shrink at level 6").to_vec();
+    assert!(is_final_stream(&z));
+    assert!(codec6.compress(&mut st, &rep[..31]).is_none());
+}
+
+#[test]
 fn complete_streams_only_where_the_agreement_allows_them() {
     let mut cfg = ded(15);
     cfg.threshold = 0;
