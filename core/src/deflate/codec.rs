@@ -6,7 +6,8 @@
 //!   their own (`deflate_alone`): at levels 2–9 by libdeflate, one complete DEFLATE
 //!   stream per message (`deflate_oneshot`), the one-shot buffer-to-buffer case it is
 //!   built for. Measured on 4 KiB JSON-like text at level 6 (bench/deflate-load/
-//!   BENCH-NOTES.md): ~22 % less time than zlib-rs and 3 % smaller output. At level 1
+//!   BENCH-NOTES.md): 13 % less time than zlib-rs in isolation, 8–11 % less server CPU
+//!   per echo, 3 % smaller output. At level 1
 //!   zlib-rs' "quick" strategy stays faster than libdeflate's level 1 (which compresses
 //!   25 % smaller but took 12 % more server time per echo), and level 1 means fastest.
 //! * Messages that continue a kept context (Dedicated mode) are sync-flushed by zlib
