@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -201,6 +202,7 @@ function frameReader(dir, out) {
   let buf = Buffer.alloc(0);
   let inHttp = true;
   let skip = 0; // payload bytes of the current frame still to pass over
+  let cur = null; // server->client data frame whose payload (unmasked) is being kept
   return (chunk) => {
     buf = Buffer.concat([buf, chunk]);
     for (;;) {
@@ -212,9 +214,14 @@ function frameReader(dir, out) {
       }
       if (skip > 0) {
         const n = Math.min(skip, buf.length);
+        if (cur) cur.chunks.push(buf.subarray(0, n));
         buf = buf.subarray(n);
         skip -= n;
         if (skip > 0) return;
+      }
+      if (cur) {
+        cur.frame.payload = Buffer.concat(cur.chunks);
+        cur = null;
       }
       if (buf.length < 2) return;
       const b0 = buf[0];
@@ -232,9 +239,14 @@ function frameReader(dir, out) {
       }
       if (b1 & 0x80) off += 4; // mask key
       if (buf.length < off) return;
-      out.push({ dir, fin: !!(b0 & 0x80), rsv1: !!(b0 & 0x40), opcode: b0 & 0x0f, len, masked: !!(b1 & 0x80) });
+      const frame = { dir, fin: !!(b0 & 0x80), rsv1: !!(b0 & 0x40), opcode: b0 & 0x0f, len, masked: !!(b1 & 0x80) };
+      out.push(frame);
       buf = buf.subarray(off);
       skip = len;
+      if (!frame.masked && frame.opcode === 1) {
+        if (len === 0) frame.payload = Buffer.alloc(0);
+        else cur = { frame, chunks: [] };
+      }
     }
   };
 }
@@ -437,9 +449,25 @@ describe('chat demo in headless Chromium', () => {
       assert.equal(shortDown.length, 2, JSON.stringify(shortDown));
       for (const f of shortDown) assert.ok(!f.rsv1, `short frame compressed: ${JSON.stringify(f)}`);
 
-      // Several compressed messages in a row on the shared context keep arriving intact.
+      // Several compressed messages in a row keep arriving intact. In shared mode each one
+      // is a complete DEFLATE stream (final block, then the 0x00 octet of RFC 7692
+      // §7.2.3.4), so the browser's inflater must start a fresh stream for every message:
+      // a browser refusing that would fail the connection (1007) and these lines would
+      // never show.
+      const mark2 = proxy.frames.length;
       for (let i = 0; i < 5; i++) await say(pb, `${long} #${i}`);
       for (let i = 0; i < 5; i++) await seen(pa, `${long} #${i}`, 'say');
+      for (let i = 0; i < 5; i++) await seen(pb, `${long} #${i}`, 'say');
+      const rowDown = proxy.frames.slice(mark2).filter((f) => f.opcode === 1 && f.dir === 'server->client');
+      assert.equal(rowDown.length, 10, JSON.stringify(rowDown));
+      for (const f of rowDown) {
+        assert.ok(f.rsv1 && f.payload, `server did not compress: ${JSON.stringify(f)}`);
+        assert.equal(f.payload[f.payload.length - 1], 0x00, 'a complete stream ends with the 0x00 octet');
+        // Without its last octet the payload is a whole raw DEFLATE stream: inflateRawSync
+        // throws on a stream that is not finished (a sync-flushed one).
+        const text = zlib.inflateRawSync(f.payload.subarray(0, f.payload.length - 1)).toString();
+        assert.match(text, /long line .* #[0-4]/);
+      }
       await pa.close();
       await pb.close();
     } finally {

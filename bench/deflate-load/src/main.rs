@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use flate2::{Compress, Decompress, FlushCompress, FlushDecompress};
+use flate2::{Compress, Decompress, FlushCompress, FlushDecompress, Status};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -244,13 +244,23 @@ impl Codec {
         data.extend_from_slice(&TAIL);
         out.clear();
         out.reserve(expect + 64);
-        let start = self.d.total_in();
+        let mut done = 0;
         loop {
-            let done = (self.d.total_in() - start) as usize;
-            self.d
+            let before = self.d.total_in();
+            let status = self
+                .d
                 .decompress_vec(&data[done..], out, FlushDecompress::Sync)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            if (self.d.total_in() - start) as usize == data.len() && out.len() < out.capacity() {
+            done += (self.d.total_in() - before) as usize;
+            if status == Status::StreamEnd {
+                // A block with BFINAL set ended the stream (RFC 7692 §7.2.3.4; websock's
+                // shared mode sends every message so): as browsers do, start a fresh
+                // stream for whatever follows (here the 0x00 octet and our tail, which
+                // make an empty stored block).
+                self.d.reset(false);
+                continue;
+            }
+            if done == data.len() && out.len() < out.capacity() {
                 return Ok(());
             }
             out.reserve(out.capacity().max(1024));

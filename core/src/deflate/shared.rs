@@ -1,13 +1,15 @@
-//! One message sent to many connections (tag sends, broadcasts): the uncompressed frame
-//! and one compressed frame per distinct server window size, each built at most once,
-//! by whichever loop needs it first, and then shared by reference with every receiver
-//! on every loop.
+//! One message sent to many connections (tag sends, broadcasts): the uncompressed frame,
+//! one complete-stream compressed frame for every receiver that agreed to
+//! `server_no_context_takeover` (any window size, see `codec::oneshot_ok`), and one
+//! sync-flushed compressed frame per distinct server window size for the others; each
+//! built at most once, by whichever loop needs it first, and then shared by reference
+//! with every receiver on every loop.
 
 use std::sync::OnceLock;
 
 use bytes::Bytes;
 
-use super::codec::LoopCodec;
+use super::codec::{LoopCodec, oneshot_ok};
 use super::context::ConnDeflate;
 use crate::frame;
 
@@ -18,12 +20,16 @@ pub(crate) fn encode_compressed(opcode: u8, payload: &[u8]) -> Vec<u8> {
     v
 }
 
+/// Slot of `SharedMessage::deflated` holding the complete-stream frame.
+const ONESHOT: usize = 7;
+
 pub(crate) struct SharedMessage {
     opcode: u8,
     payload: Box<[u8]>,
     plain: OnceLock<Bytes>,
-    /// Indexed by window bits − 9; `None` inside: compression would not shrink it.
-    deflated: [OnceLock<Option<Bytes>>; 7],
+    /// Indexed by window bits − 9 (sync-flushed), or `ONESHOT` (one complete stream);
+    /// `None` inside: compression would not shrink it.
+    deflated: [OnceLock<Option<Bytes>>; 8],
 }
 
 impl SharedMessage {
@@ -51,8 +57,10 @@ impl SharedMessage {
             return self.plain_frame();
         }
         let wb = st.agreed.server_window_bits;
-        let z = self.deflated[(wb - 9) as usize].get_or_init(|| {
-            let f = codec.compress_standalone(wb, &self.payload).map(|p| Bytes::from(encode_compressed(self.opcode, p)));
+        let oneshot = oneshot_ok(st.agreed.server_no_context_takeover, wb, self.payload.len());
+        let slot = if oneshot { ONESHOT } else { (wb - 9) as usize };
+        let z = self.deflated[slot].get_or_init(|| {
+            let f = codec.compress_standalone(wb, oneshot, &self.payload).map(|p| Bytes::from(encode_compressed(self.opcode, p)));
             codec.trim();
             f
         });

@@ -6,7 +6,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use flate2::{Compress, Decompress, FlushCompress, FlushDecompress};
+use flate2::{Compress, Decompress, FlushCompress, FlushDecompress, Status};
 
 use super::*;
 
@@ -122,16 +122,24 @@ fn noise(n: usize) -> Vec<u8> {
         .collect()
 }
 
-/// A client's inflater: one zlib stream for the connection, reset per message when the
-/// server does not take context over.
+/// A client's inflater: one zlib stream for the connection, reset per message when
+/// `reset` (ws resets when the server does not take context over). Like Chromium and
+/// Firefox, it starts a fresh stream when a block with BFINAL set ends one and inflates
+/// the rest of the input (RFC 7692 §7.2.3.4), and it insists on consuming every byte.
 struct ClientInflater {
     d: Decompress,
     reset: bool,
+    /// Streams ended by a final block so far.
+    ends: usize,
 }
 
 impl ClientInflater {
     fn new(a: &Agreed) -> Self {
-        ClientInflater { d: Decompress::new_with_window_bits(false, a.server_window_bits), reset: a.server_no_context_takeover }
+        Self::kept(a, a.server_no_context_takeover)
+    }
+    /// One inflater for the whole connection; `reset`: also reset before every message.
+    fn kept(a: &Agreed, reset: bool) -> Self {
+        ClientInflater { d: Decompress::new_with_window_bits(false, a.server_window_bits), reset, ends: 0 }
     }
     fn inflate(&mut self, payload: &[u8]) -> Vec<u8> {
         if self.reset {
@@ -140,8 +148,30 @@ impl ClientInflater {
         let mut input = payload.to_vec();
         input.extend_from_slice(&TAIL);
         let mut out = Vec::with_capacity(1 << 20);
-        self.d.decompress_vec(&input, &mut out, FlushDecompress::Sync).expect("client inflates what the server sent");
+        let mut pos = 0;
+        while pos < input.len() {
+            let before = self.d.total_in();
+            let status = self.d.decompress_vec(&input[pos..], &mut out, FlushDecompress::Sync).expect("client inflates what the server sent");
+            pos += (self.d.total_in() - before) as usize;
+            if status == Status::StreamEnd {
+                self.d.reset(false);
+                self.ends += 1;
+            } else {
+                assert_eq!(pos, input.len(), "the inflater stopped before the end of the input");
+            }
+        }
         out
+    }
+}
+
+/// Whether `payload` is one complete DEFLATE stream (ends with a BFINAL block) followed
+/// by exactly the 0x00 octet of RFC 7692 §7.2.3.4.
+fn is_final_stream(payload: &[u8]) -> bool {
+    let mut d = Decompress::new(false);
+    let mut out = Vec::with_capacity(1 << 20);
+    match d.decompress_vec(payload, &mut out, FlushDecompress::None) {
+        Ok(Status::StreamEnd) => d.total_in() as usize == payload.len() - 1 && payload.last() == Some(&0x00),
+        _ => false,
     }
 }
 
@@ -492,7 +522,7 @@ fn short_messages_prime_a_kept_context_and_then_shrink() {
         m.truncate(32);
         m
     };
-    assert!(codec.compress_standalone(12, &short(0)).is_none(), "alone it must not shrink");
+    assert!(codec.compress_standalone(12, false, &short(0)).is_none(), "alone it must not shrink");
     let mut sizes = Vec::new();
     for i in 0..300 {
         let m = short(i);
@@ -552,6 +582,141 @@ fn final_blocks_are_accepted_and_trailing_garbage_is_not() {
     let mut junk = z.clone();
     junk.extend_from_slice(b"junk");
     assert_eq!(codec.decompress(&mut st, &[&junk], 1 << 20, &mut buf), Err(InflateError::Corrupt));
+    // RFC 7692 §7.2.3.4: the final block followed by the 0x00 octet of an empty stored
+    // block, whole or split anywhere; the RFC's own example too.
+    let mut z0 = z.clone();
+    z0.push(0x00);
+    for cut in [0, 1, z0.len() - 1, z0.len()] {
+        codec.decompress(&mut st, &[&z0[..cut], &z0[cut..]], 1 << 20, &mut buf).unwrap();
+        assert_eq!(buf, m, "cut at {cut}");
+    }
+    codec.decompress(&mut st, &[&[0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00]], 1 << 20, &mut buf).unwrap();
+    assert_eq!(buf, b"Hello");
+    // Anything else after the final block is not.
+    for extra in [&[0x00u8, 0x00][..], &[0x01], &[0x00, 0x00, 0x00, 0xff, 0xff]] {
+        let mut bad = z.clone();
+        bad.extend_from_slice(extra);
+        assert_eq!(codec.decompress(&mut st, &[&bad], 1 << 20, &mut buf), Err(InflateError::Corrupt), "{extra:?}");
+    }
+}
+
+#[test]
+fn shared_mode_sends_complete_streams_that_every_kind_of_client_inflates() {
+    let cfg = shared();
+    let slots = DedicatedSlots::new(0);
+    let mut codec = codec(&cfg);
+    // What browsers offer; the answer adds both no_context_takeover parameters.
+    let mut st = conn(&["permessage-deflate; client_max_window_bits"], &cfg, &slots);
+    assert!(st.agreed.server_no_context_takeover);
+    // Another connection of the same loop receives what this one sends (as a server
+    // would from a client that ends its messages with final blocks).
+    let mut peer = conn(&["permessage-deflate; client_max_window_bits"], &cfg, &slots);
+    let mut fresh_each = 0;
+    let mut kept = ClientInflater::kept(&st.agreed, false); // Chromium, Firefox
+    let mut kept_reset = ClientInflater::kept(&st.agreed, true); // ws
+    let mut buf = Vec::new();
+    let (mut ours, mut zlibs) = (0usize, 0usize);
+    let mut n_sent = 0;
+    for i in 0..60usize {
+        let n = [40usize, 100, 600, 4096, 4096, 20_000, 70_000][i % 7];
+        let m = json(n, i);
+        let Some(z) = codec.compress(&mut st, &m).map(|z| z.to_vec()) else {
+            assert!(n < 64, "JSON of {n} bytes shrinks");
+            continue;
+        };
+        n_sent += 1;
+        assert!(z.len() < m.len());
+        assert!(is_final_stream(&z), "message {i}: a complete stream and the 0x00 octet");
+        // A fresh inflater per message (websockets, gorilla).
+        let mut f = ClientInflater::kept(&st.agreed, false);
+        assert_eq!(f.inflate(&z), m, "fresh, message {i}");
+        fresh_each += f.ends;
+        assert_eq!(kept.inflate(&z), m, "kept, message {i}");
+        assert_eq!(kept_reset.inflate(&z), m, "kept and reset, message {i}");
+        codec.decompress(&mut peer, &[&z], 1 << 20, &mut buf).unwrap();
+        assert_eq!(buf, m, "our own inflater, message {i}");
+        if n == 4096 {
+            // The ratio stays that of zlib at the same level (sync-flushed, as before).
+            let mut c = Compress::new_with_window_bits(flate2::Compression::new(6), false, 15);
+            let mut zz = Vec::with_capacity(8192);
+            c.compress_vec(&m, &mut zz, FlushCompress::Sync).unwrap();
+            ours += z.len();
+            zlibs += zz.len() - 4;
+        }
+    }
+    assert!(n_sent > 40);
+    assert_eq!(fresh_each, n_sent, "every message ends its stream");
+    assert_eq!(kept.ends, n_sent);
+    eprintln!("4 KiB JSON at level 6: libdeflate {ours} B, zlib {zlibs} B");
+    assert!(ours * 100 <= zlibs * 105, "libdeflate {ours} B vs zlib {zlibs} B");
+}
+
+#[test]
+fn level_1_sync_flushes_with_zlib_and_short_messages_are_not_tried() {
+    let mut cfg = shared();
+    cfg.level = 1;
+    let slots = DedicatedSlots::new(0);
+    let mut codec = codec(&cfg);
+    let mut st = conn(&["permessage-deflate; client_max_window_bits"], &cfg, &slots);
+    let mut kept = ClientInflater::kept(&st.agreed, false);
+    // 51 B or less (55 − 4 × 1) go out plain even when they would shrink.
+    let rep = vec![b'a'; 51];
+    assert!(codec.compress(&mut st, &rep).is_none());
+    let rep = vec![b'a'; 52];
+    assert_eq!(kept.inflate(codec.compress(&mut st, &rep).expect("52 B of one letter shrink")), rep);
+    for i in 0..20 {
+        let m = json(4096, i);
+        let z = codec.compress(&mut st, &m).unwrap().to_vec();
+        assert!(!is_final_stream(&z), "level 1 is zlib's sync flush");
+        assert_eq!(kept.inflate(&z), m);
+    }
+    assert_eq!(kept.ends, 0);
+    // At level 6 the cut-off is 31 B: 32 B of one letter are tried and shrink.
+    let mut codec6 = self::codec(&shared());
+    let rep = vec![b'a'; 32];
+    let z = codec6.compress(&mut st, &rep).expect("32 B of one letter shrink at level 6").to_vec();
+    assert!(is_final_stream(&z));
+    assert!(codec6.compress(&mut st, &rep[..31]).is_none());
+}
+
+#[test]
+fn complete_streams_only_where_the_agreement_allows_them() {
+    let mut cfg = ded(15);
+    cfg.threshold = 0;
+    let slots = DedicatedSlots::new(10);
+    let mut codec = LoopCodec::new(&cfg);
+    // The client asked us not to keep context, but keeps its own: still complete streams.
+    let mut snct = conn(&["permessage-deflate; server_no_context_takeover"], &cfg, &slots);
+    assert!(snct.agreed.server_no_context_takeover && !snct.agreed.client_no_context_takeover);
+    // Context kept on our side: sync-flushed pieces of one stream, never a final block.
+    let mut keep = conn(&["permessage-deflate"], &cfg, &slots);
+    assert!(!keep.agreed.server_no_context_takeover);
+    // A 10-bit server window: a complete stream only when no distance can exceed it.
+    let scfg = shared();
+    let mut s10 = conn(&["permessage-deflate; server_max_window_bits=10"], &scfg, &slots);
+    assert_eq!(s10.agreed.server_window_bits, 10);
+    let (mut c_snct, mut c_keep, mut c_10) =
+        (ClientInflater::new(&snct.agreed), ClientInflater::new(&keep.agreed), ClientInflater::new(&s10.agreed));
+    for i in 0..6 {
+        let m = json(3000 + 100 * i, i);
+        let z = codec.compress(&mut snct, &m).unwrap().to_vec();
+        assert!(is_final_stream(&z));
+        assert_eq!(c_snct.inflate(&z), m);
+        let z = codec.compress(&mut keep, &m).unwrap().to_vec();
+        assert!(!is_final_stream(&z));
+        assert_eq!(c_keep.inflate(&z), m);
+        // Larger than 1 KiB: zlib with the 10-bit window (the client's 10-bit inflater
+        // fails on any longer distance).
+        let z = codec.compress(&mut s10, &m).unwrap().to_vec();
+        assert!(!is_final_stream(&z));
+        assert_eq!(c_10.inflate(&z), m);
+        let small = json(1000, i);
+        let z = codec.compress(&mut s10, &small).unwrap().to_vec();
+        assert!(is_final_stream(&z));
+        assert_eq!(c_10.inflate(&z), small);
+    }
+    assert_eq!(c_keep.ends, 0);
+    assert_eq!(c_snct.ends, 6);
 }
 
 #[test]
@@ -704,6 +869,19 @@ fn shared_message_is_compressed_once_per_window_size() {
     let f_plain = msg.frame_for(None, &mut codec);
     assert_eq!(f_a.as_ptr(), f_b.as_ptr(), "one compression shared by both 15-bit receivers");
     assert_ne!(f_a.as_ptr(), f_10.as_ptr());
+    // Receivers without our context get one complete stream; the 10-bit receiver (5000 B
+    // exceed its window) and the one keeping context get sync-flushed pieces.
+    assert!(is_final_stream(frame_payload(&f_a).1));
+    assert!(!is_final_stream(frame_payload(&f_10).1));
+    assert!(!is_final_stream(frame_payload(&f_d).1));
+    // A message within 1 KiB: the 10-bit receiver shares the 15-bit receivers' frame.
+    let m1 = json(1000, 3);
+    let msg1 = SharedMessage::new(0x1, &m1);
+    let g_a = msg1.frame_for(Some(&mut s15a), &mut codec);
+    let g_10 = msg1.frame_for(Some(&mut s10), &mut codec);
+    assert_eq!(g_a.as_ptr(), g_10.as_ptr());
+    assert!(is_final_stream(frame_payload(&g_a).1));
+    assert_eq!(ClientInflater::new(&s10.agreed).inflate(frame_payload(&g_10).1), m1);
     assert_eq!(f_plain.as_ptr(), msg.plain_frame().as_ptr());
     for (f, st) in [(&f_a, &s15a), (&f_10, &s10)] {
         let (b0, p) = frame_payload(f);
@@ -752,7 +930,7 @@ fn memory_per_connection_and_per_loop() {
         codec.trim();
         (codec, st)
     });
-    eprintln!("per-loop codec state (15-bit compressor + decompressor + scratch): {loop_bytes} bytes");
+    eprintln!("per-loop codec state (libdeflate compressor + zlib decompressor + scratch): {loop_bytes} bytes");
     assert!(loop_bytes > 0 && loop_bytes < 1 << 20);
 
     // Shared mode: a connection's state costs no heap at all, idle or after traffic.
