@@ -85,6 +85,15 @@ const K_BINARY_PACKED: u32 = 7;
 /// Binary payloads up to this size share the batch's pool Buffer; larger ones get their own
 /// (a view keeps the whole pool alive, which must stay small).
 const PACK_MAX: usize = 4096;
+/// At most this many bytes per pool (what a retained view can keep alive, like one chunk
+/// of a Node socket); payloads past it get their own Buffer.
+const POOL_MAX: usize = 64 * 1024;
+
+/// Does a binary payload of `len` bytes go into a pool that holds `used` bytes so far?
+/// (Both passes of `batch_to_js` ask in the same order, so they agree.)
+fn packs(used: usize, len: usize) -> bool {
+    len <= PACK_MAX && used + len <= POOL_MAX
+}
 
 /// One batch of events, turned into a single flat JS array on the JS thread:
 /// `[pool, meta, …values]`: see `batch_to_js`. Per event, `meta` (numbers) holds kind and
@@ -115,7 +124,7 @@ unsafe fn batch_to_js(raw_env: sys::napi_env, events: &mut Vec<Event>) -> Result
     let mut nmeta = 0usize;
     for e in events.iter() {
         nmeta += match e {
-            Event::Message { data, text: false, .. } if data.len() <= PACK_MAX => {
+            Event::Message { data, text: false, .. } if packs(packed, data.len()) => {
                 packed += data.len();
                 4
             }
@@ -165,7 +174,7 @@ unsafe fn batch_to_js(raw_env: sys::napi_env, events: &mut Vec<Event>) -> Result
                     // SAFETY: the core validated every text message as UTF-8.
                     arr.set(i, unsafe { std::str::from_utf8_unchecked(&data) })?;
                     i += 1;
-                } else if data.len() <= PACK_MAX {
+                } else if packs(at, data.len()) {
                     // SAFETY: the pool has room for every packed payload (summed above).
                     unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), pool.add(at), data.len()) };
                     put(&mut m, &[K_BINARY_PACKED as f64, id_to_js(id), at as f64, (at + data.len()) as f64]);

@@ -139,3 +139,30 @@ test('driven: a server started in the continuation of another one\'s close() wor
     await again.server.close();
   }
 });
+
+test('binary payloads of one batch (pooled views up to 4 KB and 64 KB per pool, own Buffers past that) arrive intact', async () => {
+  const { server, url } = await startServer(); // this run's event path
+  const seen = [];
+  server.on('message', (c, d, isText) => {
+    assert.equal(isText, false);
+    assert.ok(Buffer.isBuffer(d));
+    seen.push(d); // kept past the handler: views must stay valid
+    c.send(d);
+  });
+  const ws = await connect(url);
+  const sizes = [];
+  for (let i = 0; i < 300; i++) sizes.push([0, 1, 31, 1000, 4096, 4097, 70_000][i % 7]);
+  const msgs = sizes.map((n, i) => Buffer.alloc(n, i % 251));
+  const got = [];
+  const done = within(10_000, 'all binary echoes', new Promise((resolve) => {
+    ws.on('message', (m, isBinary) => { assert.ok(isBinary); got.push(m); if (got.length === msgs.length) resolve(); });
+  }));
+  for (const m of msgs) ws.send(m);
+  await done;
+  for (let i = 0; i < msgs.length; i++) {
+    assert.ok(got[i].equals(msgs[i]), `echo ${i} (${sizes[i]} B)`);
+    assert.ok(seen[i].equals(msgs[i]), `kept message ${i} (${sizes[i]} B)`);
+  }
+  ws.close();
+  await server.close();
+});
