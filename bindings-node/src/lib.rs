@@ -947,6 +947,34 @@ mod poll {
         fn uv_close(handle: *mut c_void, cb: unsafe extern "C" fn(*mut c_void));
         fn uv_ref(handle: *mut c_void);
         fn uv_unref(handle: *mut c_void);
+        // Node-API 8 (Node >= 14.10), exported by node itself; declared here rather than
+        // through napi-rs's "napi8" feature.
+        fn napi_add_async_cleanup_hook(
+            env: sys::napi_env,
+            hook: unsafe extern "C" fn(*mut c_void, *mut c_void),
+            arg: *mut c_void,
+            remove_handle: *mut *mut c_void,
+        ) -> sys::napi_status;
+        fn napi_remove_async_cleanup_hook(remove_handle: *mut c_void) -> sys::napi_status;
+    }
+
+    /// Registers `hook(_, owner)` to run when the env is torn down (a worker thread ends,
+    /// the process exits) while our libuv handles are open: Node then waits for
+    /// `napi_remove_async_cleanup_hook`, which `free` calls once the handles have closed.
+    /// Without it a worker whose server was never closed aborts in `uv_loop_close`.
+    /// Returns the handle to remove (null if registering failed: nothing to remove).
+    unsafe fn add_cleanup_hook(env: sys::napi_env, hook: unsafe extern "C" fn(*mut c_void, *mut c_void), owner: *mut c_void) -> *mut c_void {
+        let mut h = ptr::null_mut();
+        if unsafe { napi_add_async_cleanup_hook(env, hook, owner, &mut h) } != sys::Status::napi_ok {
+            return ptr::null_mut();
+        }
+        h
+    }
+
+    unsafe fn remove_cleanup_hook(h: *mut c_void) {
+        if !h.is_null() {
+            unsafe { napi_remove_async_cleanup_hook(h) };
+        }
     }
 
     fn check(status: sys::napi_status, what: &str) -> Result<()> {
@@ -1058,6 +1086,8 @@ mod poll {
         /// Handles not yet closed; the driver is freed when both are.
         open_handles: u8,
         gone: Rc<Cell<bool>>,
+        /// The env-teardown hook (`add_cleanup_hook`), removed when freed.
+        cleanup: *mut c_void,
     }
 
     impl Driver {
@@ -1091,6 +1121,7 @@ mod poll {
                     closing: false,
                     open_handles: 0,
                     gone,
+                    cleanup: ptr::null_mut(),
                 }));
                 let dr = &mut *d;
                 (dr.poll, dr.poll_layout) = new_handle(UV_POLL, d);
@@ -1113,6 +1144,7 @@ mod poll {
                     Driver::stop(d);
                     return Err(e);
                 }
+                dr.cleanup = add_cleanup_hook(env, on_driver_env_cleanup, d as *mut c_void);
                 Ok(d)
             }
         }
@@ -1158,6 +1190,7 @@ mod poll {
                 let dr = Box::from_raw(d);
                 dr.gone.set(true);
                 dr.cb.release();
+                remove_cleanup_hook(dr.cleanup);
                 std::alloc::dealloc(dr.poll as *mut u8, dr.poll_layout);
                 std::alloc::dealloc(dr.timer as *mut u8, dr.timer_layout);
             }
@@ -1176,6 +1209,22 @@ mod poll {
                     if keep_alive { uv_ref(h) } else { uv_unref(h) }
                 }
             }
+        }
+    }
+
+    /// The env is going away with the server still running: take the loop out of libuv
+    /// (before its descriptor closes), then shut the server down here, turning it to the
+    /// end without JS (connections are dropped at once), so its socket and memory go too.
+    unsafe extern "C" fn on_driver_env_cleanup(_handle: *mut c_void, arg: *mut c_void) {
+        unsafe {
+            let d = arg as *mut Driver;
+            let server = (*d).server.clone();
+            if !(*d).closing {
+                REGISTRY.lock().unwrap().remove(&(*d).handle_id);
+                Driver::stop(d);
+                Driver::abandon(&server);
+            }
+            // Either way `free` runs from the last close callback and removes the hook.
         }
     }
 
@@ -1279,6 +1328,8 @@ mod poll {
         layout: std::alloc::Layout,
         closing: bool,
         gone: Rc<Cell<bool>>,
+        /// The env-teardown hook (`add_cleanup_hook`), removed when freed.
+        cleanup: *mut c_void,
     }
 
     impl Poller {
@@ -1303,6 +1354,7 @@ mod poll {
                     layout: std::alloc::Layout::new::<u8>(),
                     closing: false,
                     gone,
+                    cleanup: ptr::null_mut(),
                 }));
                 ((*p).handle, (*p).layout) = new_handle(UV_POLL, p);
                 let fd = (*p).queue.fd();
@@ -1314,6 +1366,7 @@ mod poll {
                     Poller::stop(p);
                     return Err(e);
                 }
+                (*p).cleanup = add_cleanup_hook(env, on_poller_env_cleanup, p as *mut c_void);
                 Ok(p)
             }
         }
@@ -1350,7 +1403,20 @@ mod poll {
             let p = Box::from_raw(*(handle as *mut *mut Poller));
             p.gone.set(true);
             p.cb.release();
+            remove_cleanup_hook(p.cleanup);
             std::alloc::dealloc(p.handle as *mut u8, p.layout);
+        }
+    }
+
+    /// The env is going away with the server still running: begin its shutdown (its loop
+    /// threads close every connection at once and end) and close the handle.
+    unsafe extern "C" fn on_poller_env_cleanup(_handle: *mut c_void, arg: *mut c_void) {
+        unsafe {
+            let p = arg as *mut Poller;
+            if let Some(s) = REGISTRY.lock().unwrap().remove(&(*p).handle_id) {
+                s.begin_shutdown(Duration::ZERO);
+            }
+            Poller::stop(p); // no-op when already stopped; `free` removes the hook
         }
     }
 

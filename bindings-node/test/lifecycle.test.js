@@ -70,3 +70,27 @@ test('worker_threads send by tag and by id through attach(handleId)', async () =
   await server.close();
   assert.throws(() => attach(server.handleId), { code: 'ERR_WEBSOCK_SERVER_CLOSED' });
 });
+
+for (const [events, loops] of [['driven', undefined], ['poll', 2]]) {
+  test(`a worker thread terminated with its own ${events} server still open neither crashes nor leaves the port open`, async () => {
+    const w = new Worker(path.join(__dirname, 'fixtures', 'worker-own-server.js'), { workerData: { events, loops } });
+    const exited = new Promise((r) => w.once('exit', r));
+    const [{ port, events: got }] = await next(w, 'message');
+    assert.equal(got, events);
+    const ws = await connect(`ws://127.0.0.1:${port}`);
+    const echoed = next(ws, 'message');
+    ws.send('hi');
+    assert.equal((await echoed)[0].toString(), 'hi');
+    const wsClosed = new Promise((r) => ws.once('close', r));
+    await w.terminate();
+    assert.equal(await exited, 1);
+    await wsClosed; // the env's cleanup shut the server down
+    // Nothing listens on the port any more (the listener was closed, not leaked).
+    const refused = await new Promise((resolve) => {
+      const s = require('node:net').connect(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); resolve(false); });
+      s.once('error', (e) => resolve(e.code === 'ECONNREFUSED'));
+    });
+    assert.ok(refused, `port ${port} still accepts connections`);
+  });
+}
