@@ -127,17 +127,28 @@ test('driven: close() from inside a message handler shuts down cleanly, and list
 });
 
 test('driven: a server started in the continuation of another one\'s close() works (descriptor numbers are reused)', async () => {
-  for (let round = 0; round < 3; round++) {
-    const { server } = await driven();
-    // The continuation runs inside the batch that carries the shutdown, right after the
-    // old loop's descriptor was closed: the new loop's descriptor likely gets its number.
-    const again = await server.close().then(() => driven());
-    const opened = next(again.server, 'open');
-    const ws = await connect(again.url);
-    await opened;
+  // The continuation runs inside the batch that carries the shutdown, right after the old
+  // loop's descriptor was closed, so the new server's descriptors may get its number: the
+  // old libuv poll must be gone by then. (Found as the NEXT test file entry hanging in
+  // `connect` after the burst test, 3 runs in 4, when the driver stopped its poll after
+  // the batch; this replay of the sequence did not hang even then, so it checks the
+  // sequence works rather than proving the fix: the suite order above is what did.)
+  let { server, url } = await driven();
+  for (let round = 0; round < 4; round++) {
+    server.on('message', (c, d) => c.send(d));
+    const ws = await connect(url);
+    let n = 0;
+    const done = within(5000, 'echoes', new Promise((resolve) => ws.on('message', () => { if (++n === 500) resolve(); })));
+    for (let i = 0; i < 500; i++) ws.send(String(i));
+    await done;
     ws.close();
-    await again.server.close();
+    ({ server, url } = await server.close().then(() => driven()));
   }
+  const opened = next(server, 'open');
+  const ws = await connect(url);
+  await opened;
+  ws.close();
+  await server.close();
 });
 
 test('binary payloads of one batch (pooled views up to 4 KB and 64 KB per pool, own Buffers past that) arrive intact', async () => {
