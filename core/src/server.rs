@@ -36,20 +36,19 @@ pub(crate) enum Command {
     Shutdown { deadline: Instant },
 }
 
-/// Commands waiting for a loop, and whether its driver asked to skip wake-ups.
-#[derive(Default)]
-struct CommandQueue {
-    commands: Vec<Command>,
-    /// Set by [`Server::hold_wakeups`], cleared when the loop takes its commands: the
-    /// driving thread will turn the loop anyway, so a wake-up would only cost a syscall
-    /// and a spurious poll. Read and written under the queue's lock, so a command pushed
-    /// after the loop took its commands always wakes it.
-    held: bool,
-}
-
 /// What other threads share with one loop.
 pub(crate) struct LoopShared {
-    queue: Mutex<CommandQueue>,
+    commands: Mutex<Vec<Command>>,
+    /// Set by [`Server::hold_wakeups`], cleared when the loop takes its commands: the
+    /// driving thread will turn the loop anyway, so a wake-up would only cost a syscall
+    /// and a spurious poll. Written under the command lock and read under it (or under
+    /// the driven loop's own lock, which the clearing turn holds), so a command pushed
+    /// after the loop took its commands always wakes it.
+    held: AtomicBool,
+    /// Commands are queued that the loop has not taken yet. A driven loop's direct sends
+    /// (`Server::try_send_direct`) wait behind them, so one thread's operations keep
+    /// their order.
+    pending: AtomicBool,
     wake_pending: AtomicBool,
     pub waker: mio::Waker,
     /// Connections this loop holds (for least-loaded placement).
@@ -62,26 +61,44 @@ pub(crate) struct LoopShared {
 impl LoopShared {
     pub fn take_commands(&self, into: &mut Vec<Command>) {
         self.wake_pending.store(false, Ordering::SeqCst);
-        let mut q = self.queue.lock().unwrap();
-        q.held = false;
-        std::mem::swap(&mut q.commands, into);
+        let mut q = self.commands.lock().unwrap();
+        self.held.store(false, Ordering::SeqCst);
+        self.pending.store(false, Ordering::SeqCst);
+        std::mem::swap(&mut *q, into);
     }
 
     /// Queues commands from another thread and wakes the loop unless a wake-up is
     /// already on its way or the driver holds them.
     pub(crate) fn push_remote(&self, cmds: impl IntoIterator<Item = Command>) {
         let held = {
-            let mut q = self.queue.lock().unwrap();
-            q.commands.extend(cmds);
-            q.held
+            let mut q = self.commands.lock().unwrap();
+            q.extend(cmds);
+            self.pending.store(true, Ordering::SeqCst);
+            self.held.load(Ordering::SeqCst)
         };
-        if !held && !self.wake_pending.swap(true, Ordering::SeqCst) {
+        if !held {
+            self.wake();
+        }
+    }
+
+    /// Wakes the loop unless a wake-up is already on its way.
+    pub(crate) fn wake(&self) {
+        if !self.wake_pending.swap(true, Ordering::SeqCst) {
             let _ = self.waker.wake();
         }
     }
 
     pub(crate) fn hold_wakeups(&self) {
-        self.queue.lock().unwrap().held = true;
+        let _q = self.commands.lock().unwrap();
+        self.held.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn is_held(&self) -> bool {
+        self.held.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn has_pending(&self) -> bool {
+        self.pending.load(Ordering::SeqCst)
     }
 }
 
@@ -100,6 +117,9 @@ pub(crate) struct Shared {
     /// it has finished), and their descriptors. Empty when loops run on their own threads.
     pub(crate) driven: Vec<Mutex<Option<crate::event_loop::Loop>>>,
     pub(crate) driven_fds: Vec<RawFd>,
+    /// The polls of driven loops that have finished: kept open until the server is
+    /// dropped, so a driver's descriptor number is never reused under its poller.
+    pub(crate) retired_polls: Mutex<Vec<mio::Poll>>,
 }
 
 impl Shared {
@@ -252,7 +272,9 @@ impl Server {
             let waker = mio::Waker::new(poll.registry(), crate::event_loop::WAKER)?;
             polls.push(poll);
             loops.push(LoopShared {
-                queue: Mutex::new(CommandQueue::default()),
+                commands: Mutex::new(Vec::new()),
+                held: AtomicBool::new(false),
+                pending: AtomicBool::new(false),
                 wake_pending: AtomicBool::new(false),
                 waker,
                 live: AtomicUsize::new(0),
@@ -281,6 +303,7 @@ impl Server {
             running: (Mutex::new(n), Condvar::new()),
             driven: if driven { (0..n).map(|_| Mutex::new(None)).collect() } else { Vec::new() },
             driven_fds,
+            retired_polls: Mutex::new(Vec::new()),
         });
         let mut listener = Some(mio::net::TcpListener::from_std(listener));
         if driven {
@@ -381,6 +404,9 @@ impl Server {
     pub fn send(&self, id: ConnId, msg: Message<'_>) -> Result<()> {
         self.loop_of(id)?;
         let op = if msg.is_text() { frame::OP_TEXT } else { frame::OP_BINARY };
+        if self.try_send_direct(id, op, msg.as_bytes()) {
+            return Ok(());
+        }
         self.push(id.loop_index(), Command::Send { id, opcode: op, payload: msg.as_bytes().to_vec() });
         Ok(())
     }
@@ -398,6 +424,9 @@ impl Server {
             }
             let op = if msg.is_text() { frame::OP_TEXT } else { frame::OP_BINARY };
             let i = id.loop_index();
+            if per_loop.get(i).is_none_or(|c| c.is_empty()) && self.try_send_direct(id, op, msg.as_bytes()) {
+                continue;
+            }
             if per_loop.len() <= i {
                 per_loop.resize_with(i + 1, Vec::new);
             }
