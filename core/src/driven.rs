@@ -26,7 +26,6 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::id::ConnId;
 use crate::server::{LOCAL, Server};
 
 /// What one [`Server::turn`] reports.
@@ -116,37 +115,6 @@ impl Server {
                 Ok(Turn { finished: true, wait: Duration::ZERO })
             }
         }
-    }
-
-    /// A send from outside a turn on a driven loop, made directly into the connection's
-    /// outbound queue under the loop's lock instead of through the command queue (no
-    /// command, no copy of the payload into one, no queue lock): what a driver's
-    /// handlers do for every reply. False, and the caller queues a command as usual,
-    /// when the loop is threaded, is being turned right now, or still has commands
-    /// queued (they were issued first and must be applied first).
-    pub(crate) fn try_send_direct(&self, id: ConnId, opcode: u8, payload: &[u8]) -> bool {
-        let i = id.loop_index();
-        let Some(slot) = self.shared.driven.get(i) else { return false };
-        let shared = &self.shared.loops[i];
-        if shared.has_pending() || self.current_loop() == Some(i) {
-            return false;
-        }
-        let Ok(mut guard) = slot.try_lock() else { return false };
-        let Some(lp) = guard.as_mut() else { return false };
-        // Re-checked under the loop's lock: the loop takes and applies its commands in
-        // one hold of it, so commands seen as taken here have been applied.
-        if shared.has_pending() {
-            return false;
-        }
-        lp.send_direct(id, opcode, payload);
-        // Read under the loop's lock: only a turn (which holds it) clears the hold, so
-        // while it is set that turn is still to come and will write this message.
-        let held = shared.is_held();
-        drop(guard);
-        if !held {
-            shared.wake();
-        }
-        true
     }
 
     /// The caller will turn loop `i` again right after handling the events of this turn:

@@ -393,15 +393,6 @@ impl Loop {
         !(self.shutdown_at.is_some() && self.me().live.load(Ordering::Relaxed) == 0)
     }
 
-    /// Queues a message for one of this loop's connections from outside a turn (a driven
-    /// loop's direct send): framed (and compressed) into its outbound queue now, written
-    /// by the next turn.
-    pub fn send_direct(&mut self, id: ConnId, opcode: u8, payload: &[u8]) {
-        if let Some(c) = conn_mut(&mut self.pages, id) {
-            self.io.enqueue(id, c, Out::Frame(opcode, payload));
-        }
-    }
-
     /// Ends the loop: whatever is left (after a poll failure) still gets its close event.
     /// Returns the poll, for a driven loop to keep its descriptor open.
     pub fn finish(mut self) -> Poll {

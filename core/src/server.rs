@@ -41,14 +41,9 @@ pub(crate) struct LoopShared {
     commands: Mutex<Vec<Command>>,
     /// Set by [`Server::hold_wakeups`], cleared when the loop takes its commands: the
     /// driving thread will turn the loop anyway, so a wake-up would only cost a syscall
-    /// and a spurious poll. Written under the command lock and read under it (or under
-    /// the driven loop's own lock, which the clearing turn holds), so a command pushed
+    /// and a spurious poll. Written and read under the command lock, so a command pushed
     /// after the loop took its commands always wakes it.
     held: AtomicBool,
-    /// Commands are queued that the loop has not taken yet. A driven loop's direct sends
-    /// (`Server::try_send_direct`) wait behind them, so one thread's operations keep
-    /// their order.
-    pending: AtomicBool,
     wake_pending: AtomicBool,
     pub waker: mio::Waker,
     /// Connections this loop holds (for least-loaded placement).
@@ -63,7 +58,6 @@ impl LoopShared {
         self.wake_pending.store(false, Ordering::SeqCst);
         let mut q = self.commands.lock().unwrap();
         self.held.store(false, Ordering::SeqCst);
-        self.pending.store(false, Ordering::SeqCst);
         std::mem::swap(&mut *q, into);
     }
 
@@ -73,7 +67,6 @@ impl LoopShared {
         let held = {
             let mut q = self.commands.lock().unwrap();
             q.extend(cmds);
-            self.pending.store(true, Ordering::SeqCst);
             self.held.load(Ordering::SeqCst)
         };
         if !held {
@@ -82,7 +75,7 @@ impl LoopShared {
     }
 
     /// Wakes the loop unless a wake-up is already on its way.
-    pub(crate) fn wake(&self) {
+    fn wake(&self) {
         if !self.wake_pending.swap(true, Ordering::SeqCst) {
             let _ = self.waker.wake();
         }
@@ -93,13 +86,6 @@ impl LoopShared {
         self.held.store(true, Ordering::SeqCst);
     }
 
-    pub(crate) fn is_held(&self) -> bool {
-        self.held.load(Ordering::SeqCst)
-    }
-
-    pub(crate) fn has_pending(&self) -> bool {
-        self.pending.load(Ordering::SeqCst)
-    }
 }
 
 pub(crate) struct Shared {
@@ -274,7 +260,6 @@ impl Server {
             loops.push(LoopShared {
                 commands: Mutex::new(Vec::new()),
                 held: AtomicBool::new(false),
-                pending: AtomicBool::new(false),
                 wake_pending: AtomicBool::new(false),
                 waker,
                 live: AtomicUsize::new(0),
@@ -404,9 +389,6 @@ impl Server {
     pub fn send(&self, id: ConnId, msg: Message<'_>) -> Result<()> {
         self.loop_of(id)?;
         let op = if msg.is_text() { frame::OP_TEXT } else { frame::OP_BINARY };
-        if self.try_send_direct(id, op, msg.as_bytes()) {
-            return Ok(());
-        }
         self.push(id.loop_index(), Command::Send { id, opcode: op, payload: msg.as_bytes().to_vec() });
         Ok(())
     }
@@ -424,9 +406,6 @@ impl Server {
             }
             let op = if msg.is_text() { frame::OP_TEXT } else { frame::OP_BINARY };
             let i = id.loop_index();
-            if per_loop.get(i).is_none_or(|c| c.is_empty()) && self.try_send_direct(id, op, msg.as_bytes()) {
-                continue;
-            }
             if per_loop.len() <= i {
                 per_loop.resize_with(i + 1, Vec::new);
             }

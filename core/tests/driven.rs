@@ -286,7 +286,7 @@ fn sends_between_turns_keep_their_order_and_wake_an_idle_driver() {
             let f = raw.read_frame().expect("a message");
             got.push(String::from_utf8(f.payload).unwrap());
         }
-        assert_eq!(got, ["d1", "t2", "d3", "d4", "late-direct", "late-tag"], "one thread's sends keep their order");
+        assert_eq!(got, ["d1", "t2", "d3", "d4", "late-id", "late-tag"], "one thread's sends keep their order");
         s2.begin_shutdown(Duration::from_secs(1));
     });
     let srv = server.clone();
@@ -300,18 +300,18 @@ fn sends_between_turns_keep_their_order_and_wake_an_idle_driver() {
                     conn = Some(*id);
                 }
                 Event::Message { id, .. } => {
-                    // Between turns: a direct send, a queued tag send, then sends that
-                    // must wait behind it.
+                    // Between turns, with wake-ups held: sends by id and by tag, and a
+                    // batch, leave in the order they were made.
                     srv.send_text(*id, "d1").unwrap();
                     srv.send_text_by_tag("o", "t2").unwrap();
                     srv.send_text(*id, "d3").unwrap();
                     srv.send_many([(*id, Message::Text("d4"))]).unwrap();
-                    // Later, from another thread while this driver sleeps in its poll: a
-                    // direct send must wake it.
+                    // Later, from another thread while this driver sleeps in its poll:
+                    // the hold has ended, so these sends must wake it.
                     let (s, id) = (srv.clone(), *id);
                     late = Some(std::thread::spawn(move || {
                         std::thread::sleep(Duration::from_millis(200));
-                        s.send_text(id, "late-direct").unwrap();
+                        s.send_text(id, "late-id").unwrap();
                         s.send_text_by_tag("o", "late-tag").unwrap();
                     }));
                 }
