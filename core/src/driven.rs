@@ -119,8 +119,9 @@ impl Server {
 
     /// The caller will turn loop `i` again right after handling the events of this turn:
     /// until that turn, commands from any thread are queued without waking the loop's
-    /// descriptor (saves a syscall and a spurious wake-up per batch). Harmless when the
-    /// loop is not driven, but then a late command waits for the next readiness or timer.
+    /// descriptor (saves a syscall and a spurious wake-up per batch). Does nothing when
+    /// the server is not driven. Breaking the promise (waiting on the descriptor instead
+    /// of turning) leaves those commands queued until the next readiness or timer.
     pub fn hold_wakeups(&self, i: usize) {
         if let (Some(l), true) = (self.shared.loops.get(i), self.is_driven()) {
             l.hold_wakeups();
