@@ -3,13 +3,12 @@
 //!
 //! * Messages the client inflates without our earlier messages (the agreement says
 //!   `server_no_context_takeover`, which Shared mode always does) are compressed on
-//!   their own (`deflate_alone`): at levels 2–9 by libdeflate, one complete DEFLATE
-//!   stream per message (`deflate_oneshot`), the one-shot buffer-to-buffer case it is
-//!   built for. Measured on 4 KiB JSON-like text at level 6 (bench/deflate-load/
-//!   BENCH-NOTES.md): 13 % less time than zlib-rs in isolation, 8–11 % less server CPU
-//!   per echo, 3 % smaller output. At level 1
-//!   zlib-rs' "quick" strategy stays faster than libdeflate's level 1 (which compresses
-//!   25 % smaller but took 12 % more server time per echo), and level 1 means fastest.
+//!   their own (`deflate_alone`) and sync-flushed, like every other message: never as a
+//!   complete stream ending in a final block. RFC 7692 §7.2.3.4 allows that form, and
+//!   libdeflate made it 8–11 % cheaper per 4 KiB echo (measured, bench/deflate-load/
+//!   BENCH-NOTES.md), but widely used clients fail on it: OkHttp's inflater loops
+//!   forever (okhttp #8078, #8551) and Bun's server drops the connection (oven-sh/bun
+//!   #33592). Our inflater still accepts it from clients.
 //! * Messages that continue a kept context (Dedicated mode) are sync-flushed by zlib
 //!   (flate2 on the pure-Rust zlib-rs backend); the context is replayed from the
 //!   connection's `History` as a preset dictionary (`context.rs`).
@@ -17,7 +16,6 @@
 //!   grows past the message size limit, so a bomb costs at most that much memory.
 
 use flate2::{Compress, Decompress, FlushCompress, FlushDecompress, Status};
-use libdeflater::{CompressionLvl, Compressor};
 
 use super::config::Compression;
 use super::context::ConnDeflate;
@@ -67,19 +65,17 @@ pub(crate) struct LoopCodec {
     /// Indexed by window bits − 9, created on first use.
     deflaters: [Option<Deflater>; 7],
     inflater: Option<Decompress>,
-    /// libdeflate at `level`, for whole messages sent without context at levels 2–9
-    /// (created on first use; ~650 KB).
-    oneshot: Option<Compressor>,
     out: Vec<u8>,
 }
 
-/// Whether a message may go out as one complete DEFLATE stream (`deflate_oneshot`)
-/// rather than a sync-flushed piece of a zlib stream.
+/// Whether a message may be compressed on its own, from an empty window (`deflate_alone`,
+/// and one frame shared by all such receivers of a tag send) rather than with the
+/// receiver's window size.
 ///
 /// * The client must not expect the stream to continue into our next message: only
 ///   `server_no_context_takeover` promises that. A client that keeps its inflater would
 ///   find the stream already ended, so a receiver that keeps context never gets one.
-/// * libdeflate always searches a 32 KiB window; a client that asked for
+/// * It is compressed with a 32 KiB window; a client that asked for
 ///   `server_max_window_bits` below 15 can only follow distances within its window.
 ///   No distance reaches past the start of the message, so a message no longer than
 ///   the window is safe whatever the window.
@@ -106,7 +102,6 @@ impl LoopCodec {
             threshold: cfg.threshold,
             deflaters: Default::default(),
             inflater: None,
-            oneshot: None,
             out: Vec::new(),
         }
     }
@@ -153,55 +148,15 @@ impl LoopCodec {
         self.out.truncate(n);
     }
 
-    /// Compresses `data` on its own as one complete DEFLATE stream (libdeflate). Returns
-    /// false, with `self.out` unspecified, if the payload would not be shorter than
-    /// `data`; else the payload is in `self.out`.
-    ///
-    /// The payload is libdeflate's output followed by one 0x00 byte. RFC 7692 §7.2.3.4
-    /// lets a sender end a message with a DEFLATE block whose BFINAL bit is 1, and its
-    /// example ("Hello": `f3 48 cd c9 c9 07 00 00`) shows the payload: the final block
-    /// padded to a byte boundary, then one octet holding the header bits of an empty
-    /// stored block (BFINAL 0, BTYPE 00) and 5 padding bits. That octet is what §7.2.1
-    /// leaves of the empty stored block once the trailing `00 00 ff ff` is removed, and
-    /// it keeps the usual receiver working: it appends `00 00 ff ff` again, and an
-    /// inflater that starts a fresh stream after the final block (Chromium, Firefox,
-    /// zlib reset by ws or websockets when `server_no_context_takeover` was agreed)
-    /// reads `00 | 00 00 ff ff` as an empty stored block instead of a stored block
-    /// header cut in half. Our own inflater (`decompress`) accepts the same form.
-    fn deflate_oneshot(&mut self, data: &[u8]) -> bool {
-        // Payload = output + 1 byte, and it must be shorter than `data`: libdeflate gets
-        // len − 2 bytes of room and reports when the output would not fit.
-        let Some(room) = data.len().checked_sub(2).filter(|&r| r > 0) else { return false };
-        let level = self.level as i32;
-        let c = self.oneshot.get_or_insert_with(|| {
-            Compressor::new(CompressionLvl::new(level).expect("levels 1..=9 are libdeflate levels"))
-        });
-        if self.out.len() < room + 1 {
-            self.out.resize(room + 1, 0);
-        }
-        match c.deflate_compress(data, &mut self.out[..room]) {
-            Ok(n) => {
-                self.out[n] = 0x00;
-                self.out.truncate(n + 1);
-                true
-            }
-            Err(_) => false,
-        }
-    }
-
     /// Compresses `data` without any context, for receivers that agreed to what
-    /// `oneshot_ok` checks: libdeflate at levels 2–9, zlib-rs (sync-flushed, 15 bits,
-    /// which is safe for them too: no distance reaches past the message) at level 1.
-    /// Messages of at most `55 − 4 × level` bytes are not tried: libdeflate's own cut-off
-    /// (it stores such inputs, which never shrinks them), applied to zlib's level 1 too,
-    /// where a 32 B attempt cost 8 µs and never shrank. Returns whether the payload in
-    /// `self.out` is shorter than `data`.
+    /// `oneshot_ok` checks: sync-flushed with a 15-bit window, which is safe for them
+    /// whatever their window (no distance reaches past the start of the message).
+    /// Messages of at most `55 − 4 × level` bytes are not tried: without context they
+    /// never shrink (a 32 B attempt at level 1 cost 8 µs). Returns whether the payload
+    /// in `self.out` is shorter than `data`.
     fn deflate_alone(&mut self, data: &[u8]) -> bool {
         if data.len() <= 55usize.saturating_sub(4 * self.level as usize) {
             return false;
-        }
-        if self.level >= 2 {
-            return self.deflate_oneshot(data);
         }
         self.deflate(15, 0, &[], data);
         self.out.len() < data.len()
@@ -260,7 +215,7 @@ impl LoopCodec {
 
     /// Compresses without any connection's context (for frames shared by many receivers):
     /// as `deflate_alone` does when `oneshot` (every receiver of the result agreed to
-    /// what `oneshot_ok` checks), else sync-flushed for `window_bits`.
+    /// what `oneshot_ok` checks), else with `window_bits`.
     /// `None` if it would not shrink.
     pub fn compress_standalone(&mut self, window_bits: u8, oneshot: bool, data: &[u8]) -> Option<&[u8]> {
         if oneshot {

@@ -10,13 +10,11 @@
 /// | mode | per idle connection | per loop |
 /// |---|---|---|
 /// | `Disabled` | 0 | 0 |
-/// | `Shared` | 0 extra bytes beyond the 16-byte inline state | levels 2–9: one libdeflate compressor (~650 KB) + one zlib decompressor (~45 KB), ~720 KB measured at level 6, plus a zlib compressor (~270 KB) per window size only for clients that asked for a server window under 32 KiB and get messages longer than it; level 1: zlib compressors only, as `Dedicated` |
-/// | `Dedicated { window_bits: w }` | at most `2^w − 262` bytes of our recent output + `2^w` bytes of the client's recent input, only while the agreement keeps context; 0 if both sides agreed to no context takeover | one zlib compressor per window size in use (~270 KB each) + the decompressor, and the libdeflate compressor as in `Shared` once a connection without server context appears |
+/// | `Shared` | 0 extra bytes beyond the 16-byte inline state | one zlib compressor (~270 KB) for whole messages, plus one per other window size in use only for clients that asked for a server window under 32 KiB and get messages longer than it; one decompressor (~45 KB) |
+/// | `Dedicated { window_bits: w }` | at most `2^w − 262` bytes of our recent output + `2^w` bytes of the client's recent input, only while the agreement keeps context; 0 if both sides agreed to no context takeover | as `Shared` |
 ///
-/// Messages sent without server context (`Shared`, or any agreement with
-/// `server_no_context_takeover`) are compressed whole by libdeflate at levels 2–9, each
-/// one a complete DEFLATE stream (RFC 7692 §7.2.3.4); a kept context is continued by
-/// zlib, and level 1 uses zlib's fastest strategy throughout.
+/// Every compressed message is sync-flushed (it never ends the DEFLATE stream with a
+/// final block): see `codec.rs` for the clients that fail on complete streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CompressionMode {
     /// Offers are declined; no compression (the default).
@@ -50,9 +48,8 @@ pub struct Compression {
     /// Most connections (server-wide) that may hold a `Dedicated` context at once; the
     /// rest are negotiated as `Shared`. Default 10 000.
     pub max_dedicated: usize,
-    /// Compression level 1 (fastest) … 9 (smallest), zlib's scale; libdeflate (used for
-    /// messages without server context) takes the same numbers. Default 6, zlib's own
-    /// default and what `ws` and `websockets` use.
+    /// zlib level 1 (fastest) … 9 (smallest). Default 6, zlib's own default and what
+    /// `ws` and `websockets` use.
     pub level: u8,
 }
 

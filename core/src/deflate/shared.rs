@@ -1,7 +1,7 @@
 //! One message sent to many connections (tag sends, broadcasts): the uncompressed frame,
-//! one complete-stream compressed frame for every receiver that agreed to
+//! one frame compressed on its own for every receiver that agreed to
 //! `server_no_context_takeover` (any window size, see `codec::oneshot_ok`), and one
-//! sync-flushed compressed frame per distinct server window size for the others; each
+//! compressed frame per distinct server window size for the others; each
 //! built at most once, by whichever loop needs it first, and then shared by reference
 //! with every receiver on every loop.
 
@@ -20,14 +20,14 @@ pub(crate) fn encode_compressed(opcode: u8, payload: &[u8]) -> Vec<u8> {
     v
 }
 
-/// Slot of `SharedMessage::deflated` holding the complete-stream frame.
+/// Slot of `SharedMessage::deflated` holding the frame compressed on its own.
 const ONESHOT: usize = 7;
 
 pub(crate) struct SharedMessage {
     opcode: u8,
     payload: Box<[u8]>,
     plain: OnceLock<Bytes>,
-    /// Indexed by window bits − 9 (sync-flushed), or `ONESHOT` (one complete stream);
+    /// Indexed by window bits − 9, or `ONESHOT` (compressed on its own, any window);
     /// `None` inside: compression would not shrink it.
     deflated: [OnceLock<Option<Bytes>>; 8],
 }
