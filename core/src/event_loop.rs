@@ -336,8 +336,12 @@ impl Loop {
     /// work is left over (edge-triggered readiness will not announce it again), else the
     /// time to the next timer sweep (at most a second).
     pub fn next_wait(&self) -> Duration {
-        let busy = self.accept_pending || !self.again.is_empty() || self.events_full;
-        let ms = if busy { 0 } else { self.next_sweep.wrapping_sub(self.clock()).min(1000) };
+        let now = self.clock();
+        // A sweep already due (the clock passed it during the turn) means at once, not a
+        // wrapped-around difference.
+        let due = now.wrapping_sub(self.next_sweep) < u32::MAX / 2;
+        let busy = self.accept_pending || !self.again.is_empty() || self.events_full || due;
+        let ms = if busy { 0 } else { self.next_sweep.wrapping_sub(now).min(1000) };
         Duration::from_millis(ms as u64)
     }
 
@@ -347,7 +351,9 @@ impl Loop {
     pub fn turn(&mut self, wait: Duration) -> bool {
         if self.shared.opts.driven {
             // Commands queued while the driver held wake-ups (the replies to the last
-            // turn's events) come first, before new input, and end the hold.
+            // turn's events) come first, before new input, and end the hold. They run
+            // with the current time (close and shutdown deadlines start from it).
+            self.io.now = self.clock();
             self.apply_remote();
         }
         let mut events = std::mem::replace(&mut self.events, Events::with_capacity(0));

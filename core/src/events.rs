@@ -168,7 +168,9 @@ impl EventQueue {
 
 thread_local! {
     /// Events of the current loop turn, handed to the queue together when the turn ends.
-    /// A loop thread serves one server, so one staging list per thread is unambiguous.
+    /// A thread runs one turn at a time (a loop thread, or a driver turning its loops one
+    /// after another) and every turn ends with `on_turn_end`, so one staging list per
+    /// thread is unambiguous.
     static STAGED: std::cell::RefCell<Vec<Event>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
