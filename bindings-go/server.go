@@ -345,9 +345,12 @@ func (s *Server) drive() error {
 		// calls cycle), and turn.
 		_ = f.SetReadDeadline(time.Time{})
 	}
-	if perr == nil {
-		s.release()
+	if perr != nil {
+		// Nothing will turn this loop again: end the server now (freeing it finishes
+		// its loops) rather than leave Shutdown and Done waiting forever.
+		s.stop(0)
 	}
+	s.release()
 	return perr
 }
 

@@ -1275,12 +1275,12 @@ mod poll {
                     }
                 };
                 if t.finished {
-                    // The turn that finished the loop has closed its descriptor: take it
-                    // out of libuv NOW, before JS runs (the batch below resolves close()
-                    // promises, whose code may start a server that gets the same
-                    // descriptor number; stopping the old poll later would unregister the
-                    // new one). The handles close, and this driver is freed, after the
-                    // callback returns.
+                    // The loop has ended: take its descriptor out of libuv NOW, before JS
+                    // runs (the batch below resolves close() promises). The core keeps the
+                    // descriptor open until the server is dropped, so its number is not
+                    // reused meanwhile; stopping here still keeps a later server's poll on
+                    // a reused number safe. The handles close, and this driver is freed,
+                    // after the callback returns.
                     Driver::stop(d);
                 }
                 dr.queue.drain(usize::MAX, &mut dr.batch);
