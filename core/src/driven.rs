@@ -109,8 +109,11 @@ impl Server {
                 drop(guard);
                 // The descriptor stays open (and quiet) until the server is dropped: a
                 // driver that still watches it must not see its number reused.
-                if let Ok(poll) = catch_unwind(AssertUnwindSafe(|| lp.finish())) {
-                    self.shared.retired_polls.lock().unwrap().push(poll);
+                match catch_unwind(AssertUnwindSafe(|| lp.finish())) {
+                    Ok(poll) => self.shared.retired_polls.lock().unwrap().push(poll),
+                    // `finish` ends with `loop_finished`; a panic before it must not
+                    // leave `wait` and the shutdown event waiting for this loop.
+                    Err(_) => self.shared.loop_finished(),
                 }
                 Ok(Turn { finished: true, wait: Duration::ZERO })
             }

@@ -295,8 +295,16 @@ impl Server {
             // The loops hold the `Shared` they are stored in; the cycle ends when each
             // loop finishes (its last turn takes it out), as a loop thread would end.
             for (i, poll) in polls.into_iter().enumerate() {
-                let lp = crate::event_loop::Loop::new(i, shared.clone(), poll, listener.take())?;
-                *shared.driven[i].lock().unwrap() = Some(lp);
+                match crate::event_loop::Loop::new(i, shared.clone(), poll, listener.take()) {
+                    Ok(lp) => *shared.driven[i].lock().unwrap() = Some(lp),
+                    Err(e) => {
+                        // The loops made so far hold the server (and the listener): drop them.
+                        for d in &shared.driven {
+                            d.lock().unwrap().take();
+                        }
+                        return Err(e.into());
+                    }
+                }
             }
             return Ok(Server { shared });
         }
