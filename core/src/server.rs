@@ -85,7 +85,6 @@ impl LoopShared {
         let _q = self.commands.lock().unwrap();
         self.held.store(true, Ordering::SeqCst);
     }
-
 }
 
 pub(crate) struct Shared {
