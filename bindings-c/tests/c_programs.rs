@@ -122,34 +122,44 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Compiles `tests/c/<name>.c` and runs it, under valgrind when asked (no invalid access,
+/// no leak); the program must exit 0 and report "N passed, 0 failed" (`checks.h`).
+fn run_check_program(name: &str, valgrind: bool) {
+    let exe = compile(
+        &format!("{name}{}", if valgrind { "_vg" } else { "" }),
+        &[root().join(format!("bindings-c/tests/c/{name}.c"))],
+    );
+    let out = if valgrind {
+        Command::new("valgrind")
+            .args(["--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite,possible", "-q"])
+            .arg(&exe)
+            .output()
+            .expect("valgrind runs")
+    } else {
+        Command::new(&exe).output().unwrap()
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{name}{} failed ({}):\n{}\n{}",
+        if valgrind { " under valgrind" } else { "" },
+        out.status,
+        stdout.lines().filter(|l| !l.starts_with("ok ")).collect::<Vec<_>>().join("\n"),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.lines().any(|l| l.ends_with(" passed, 0 failed")), "{stdout}");
+}
+
 #[test]
 fn bad_input_returns_exact_error_codes() {
-    let exe = compile("bad_input", &[root().join("bindings-c/tests/c/bad_input.c")]);
-    let out = Command::new(&exe).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "bad_input failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.lines().any(|l| l.ends_with(" passed, 0 failed")), "{stdout}");
+    run_check_program("bad_input", false);
 }
 
 /// The whole bad-input and lifecycle run again under valgrind: stale handles, rejected
 /// arguments and freed servers must not read freed memory or leak.
 #[test]
 fn bad_input_under_valgrind() {
-    let exe = compile("bad_input_vg", &[root().join("bindings-c/tests/c/bad_input.c")]);
-    let out = Command::new("valgrind")
-        .args(["--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite,possible", "-q"])
-        .arg(&exe)
-        .output()
-        .expect("valgrind runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "valgrind/bad_input failed ({}):\n{}\n{}",
-        out.status,
-        stdout.lines().filter(|l| !l.starts_with("ok ")).collect::<Vec<_>>().join("\n"),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.lines().any(|l| l.ends_with(" passed, 0 failed")), "{stdout}");
+    run_check_program("bad_input", true);
 }
 
 /// Driven loops (websock_options_set_driven) with a C driver on poll(2): echo through
@@ -159,32 +169,14 @@ fn bad_input_under_valgrind() {
 /// and the argument errors.
 #[test]
 fn driven_loops_with_a_poll_driver() {
-    let exe = compile("driven", &[root().join("bindings-c/tests/c/driven.c")]);
-    let out = Command::new(&exe).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "driven failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.lines().any(|l| l.ends_with(" passed, 0 failed")), "{stdout}");
+    run_check_program("driven", false);
 }
 
 /// The same under valgrind: no invalid access, no leak (also not from freeing a driven
 /// server whose loop was never finished by its driver).
 #[test]
 fn driven_loops_under_valgrind() {
-    let exe = compile("driven_vg", &[root().join("bindings-c/tests/c/driven.c")]);
-    let out = Command::new("valgrind")
-        .args(["--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite,possible", "-q"])
-        .arg(&exe)
-        .output()
-        .expect("valgrind runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "valgrind/driven failed ({}):\n{}\n{}",
-        out.status,
-        stdout.lines().filter(|l| !l.starts_with("ok ")).collect::<Vec<_>>().join("\n"),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.lines().any(|l| l.ends_with(" passed, 0 failed")), "{stdout}");
+    run_check_program("driven", true);
 }
 
 /// The complete example of websock(3) must compile as printed (roff escapes undone).

@@ -36,14 +36,20 @@ pub(crate) enum Command {
     Shutdown { deadline: Instant },
 }
 
-/// What other threads share with one loop.
-pub(crate) struct LoopShared {
-    commands: Mutex<Vec<Command>>,
+/// Commands waiting for a loop, and whether its driver holds wake-ups.
+#[derive(Default)]
+struct CommandQueue {
+    commands: Vec<Command>,
     /// Set by [`Server::hold_wakeups`], cleared when the loop takes its commands: the
     /// driving thread will turn the loop anyway, so a wake-up would only cost a syscall
-    /// and a spurious poll. Written and read under the command lock, so a command pushed
+    /// and a spurious poll. Under the same lock as the commands, so a command pushed
     /// after the loop took its commands always wakes it.
-    held: AtomicBool,
+    held: bool,
+}
+
+/// What other threads share with one loop.
+pub(crate) struct LoopShared {
+    queue: Mutex<CommandQueue>,
     wake_pending: AtomicBool,
     pub waker: mio::Waker,
     /// Connections this loop holds (for least-loaded placement).
@@ -56,18 +62,18 @@ pub(crate) struct LoopShared {
 impl LoopShared {
     pub fn take_commands(&self, into: &mut Vec<Command>) {
         self.wake_pending.store(false, Ordering::SeqCst);
-        let mut q = self.commands.lock().unwrap();
-        self.held.store(false, Ordering::SeqCst);
-        std::mem::swap(&mut *q, into);
+        let mut q = self.queue.lock().unwrap();
+        q.held = false;
+        std::mem::swap(&mut q.commands, into);
     }
 
     /// Queues commands from another thread and wakes the loop unless a wake-up is
     /// already on its way or the driver holds them.
     pub(crate) fn push_remote(&self, cmds: impl IntoIterator<Item = Command>) {
         let held = {
-            let mut q = self.commands.lock().unwrap();
-            q.extend(cmds);
-            self.held.load(Ordering::SeqCst)
+            let mut q = self.queue.lock().unwrap();
+            q.commands.extend(cmds);
+            q.held
         };
         if !held {
             self.wake();
@@ -82,8 +88,7 @@ impl LoopShared {
     }
 
     pub(crate) fn hold_wakeups(&self) {
-        let _q = self.commands.lock().unwrap();
-        self.held.store(true, Ordering::SeqCst);
+        self.queue.lock().unwrap().held = true;
     }
 }
 
@@ -257,8 +262,7 @@ impl Server {
             let waker = mio::Waker::new(poll.registry(), crate::event_loop::WAKER)?;
             polls.push(poll);
             loops.push(LoopShared {
-                commands: Mutex::new(Vec::new()),
-                held: AtomicBool::new(false),
+                queue: Mutex::new(CommandQueue::default()),
                 wake_pending: AtomicBool::new(false),
                 waker,
                 live: AtomicUsize::new(0),

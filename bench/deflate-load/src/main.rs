@@ -27,6 +27,8 @@
 //!                     [--level 6]   (the client's own zlib level)
 //!                     [--offer browser|client-nct|"permessage-deflate; ..."]
 
+mod payload;
+
 use std::io;
 use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -35,6 +37,8 @@ use std::time::{Duration, Instant};
 use flate2::{Compress, Decompress, FlushCompress, FlushDecompress, Status};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+
+use payload::payload;
 
 const TAIL: [u8; 4] = [0, 0, 0xFF, 0xFF];
 
@@ -98,27 +102,6 @@ fn args() -> Args {
         }
     }
     a
-}
-
-/// JSON-like text of exactly `n` bytes; `seq` varies it so consecutive messages differ
-/// the way real traffic does (same keys, different values).
-fn payload(n: usize, seq: u64) -> Vec<u8> {
-    const WORDS: [&str; 8] = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"];
-    let mut s = String::with_capacity(n + 96);
-    let mut i = seq;
-    while s.len() < n {
-        s.push_str(&format!(
-            "{{\"id\":{i},\"user\":\"{}\",\"room\":\"r{}\",\"text\":\"{} {}\",\"ts\":{}}},",
-            WORDS[(i % 8) as usize],
-            i % 17,
-            WORDS[(i * 3 % 8) as usize],
-            WORDS[(i * 5 % 8) as usize],
-            1_700_000_000_000u64 + i * 37
-        ));
-        i += 1;
-    }
-    s.truncate(n);
-    s.into_bytes()
 }
 
 /// Ready-to-write client frames, one per pool payload.

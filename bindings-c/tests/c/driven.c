@@ -19,35 +19,9 @@
 #include <time.h>
 #include <websock.h>
 
+#include "checks.h"
 #include "rawclient.h"
 
-static int passed, failed;
-
-#define CHECK_RC(expr, want)                                                                  \
-    do {                                                                                      \
-        websock_result rc_ = (expr);                                                          \
-        if (rc_ == (want)) {                                                                  \
-            passed++;                                                                         \
-            printf("ok   %s == %s\n", #expr, #want);                                          \
-        } else {                                                                              \
-            failed++;                                                                         \
-            printf("FAIL %s: got %d (%s: %s), want %s\n", #expr, (int)rc_,                    \
-                   websock_result_str(rc_), websock_last_error_message(), #want);             \
-        }                                                                                     \
-    } while (0)
-
-#define CHECK(cond)                                                                           \
-    do {                                                                                      \
-        if (cond) {                                                                           \
-            passed++;                                                                         \
-            printf("ok   %s\n", #cond);                                                       \
-        } else {                                                                              \
-            failed++;                                                                         \
-            printf("FAIL %s (line %d)\n", #cond, __LINE__);                                   \
-        }                                                                                     \
-    } while (0)
-
-#define OK WEBSOCK_RESULT_OK
 #define MAX_LOOPS 4
 
 static double now_ms(void)

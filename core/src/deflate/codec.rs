@@ -79,7 +79,7 @@ pub(crate) struct LoopCodec {
 ///   `server_max_window_bits` below 15 can only follow distances within its window.
 ///   No distance reaches past the start of the message, so a message no longer than
 ///   the window is safe whatever the window.
-pub(crate) fn oneshot_ok(server_no_context_takeover: bool, window_bits: u8, len: usize) -> bool {
+pub(crate) fn alone_ok(server_no_context_takeover: bool, window_bits: u8, len: usize) -> bool {
     server_no_context_takeover && (window_bits >= 15 || len <= 1usize << window_bits)
 }
 
@@ -149,7 +149,7 @@ impl LoopCodec {
     }
 
     /// Compresses `data` without any context, for receivers that agreed to what
-    /// `oneshot_ok` checks: sync-flushed with a 15-bit window, which is safe for them
+    /// `alone_ok` checks: sync-flushed with a 15-bit window, which is safe for them
     /// whatever their window (no distance reaches past the start of the message).
     /// Messages of at most `55 − 4 × level` bytes are not tried: without context they
     /// never shrink (a 32 B attempt at level 1 cost 8 µs). Returns whether the payload
@@ -182,7 +182,7 @@ impl LoopCodec {
         match st.ctx.as_mut().filter(|_| !st.agreed.server_no_context_takeover) {
             // No context kept on our side (`server_no_context_takeover`, always the
             // case in Shared mode): the message is compressed on its own.
-            None if oneshot_ok(st.agreed.server_no_context_takeover, wb, data.len()) => {
+            None if alone_ok(st.agreed.server_no_context_takeover, wb, data.len()) => {
                 if !self.deflate_alone(data) {
                     return None;
                 }
@@ -214,11 +214,11 @@ impl LoopCodec {
     }
 
     /// Compresses without any connection's context (for frames shared by many receivers):
-    /// as `deflate_alone` does when `oneshot` (every receiver of the result agreed to
-    /// what `oneshot_ok` checks), else with `window_bits`.
+    /// as `deflate_alone` does when `alone` (every receiver of the result agreed to
+    /// what `alone_ok` checks), else with `window_bits`.
     /// `None` if it would not shrink.
-    pub fn compress_standalone(&mut self, window_bits: u8, oneshot: bool, data: &[u8]) -> Option<&[u8]> {
-        if oneshot {
+    pub fn compress_standalone(&mut self, window_bits: u8, alone: bool, data: &[u8]) -> Option<&[u8]> {
+        if alone {
             return self.deflate_alone(data).then_some(&self.out[..]);
         }
         self.deflate(window_bits, 0, &[], data);

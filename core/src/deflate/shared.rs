@@ -1,6 +1,6 @@
 //! One message sent to many connections (tag sends, broadcasts): the uncompressed frame,
 //! one frame compressed on its own for every receiver that agreed to
-//! `server_no_context_takeover` (any window size, see `codec::oneshot_ok`), and one
+//! `server_no_context_takeover` (any window size, see `codec::alone_ok`), and one
 //! compressed frame per distinct server window size for the others; each
 //! built at most once, by whichever loop needs it first, and then shared by reference
 //! with every receiver on every loop.
@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use bytes::Bytes;
 
-use super::codec::{LoopCodec, oneshot_ok};
+use super::codec::{LoopCodec, alone_ok};
 use super::context::ConnDeflate;
 use crate::frame;
 
@@ -21,13 +21,13 @@ pub(crate) fn encode_compressed(opcode: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 /// Slot of `SharedMessage::deflated` holding the frame compressed on its own.
-const ONESHOT: usize = 7;
+const ALONE: usize = 7;
 
 pub(crate) struct SharedMessage {
     opcode: u8,
     payload: Box<[u8]>,
     plain: OnceLock<Bytes>,
-    /// Indexed by window bits − 9, or `ONESHOT` (compressed on its own, any window);
+    /// Indexed by window bits − 9, or `ALONE` (compressed on its own, any window);
     /// `None` inside: compression would not shrink it.
     deflated: [OnceLock<Option<Bytes>>; 8],
 }
@@ -57,10 +57,10 @@ impl SharedMessage {
             return self.plain_frame();
         }
         let wb = st.agreed.server_window_bits;
-        let oneshot = oneshot_ok(st.agreed.server_no_context_takeover, wb, self.payload.len());
-        let slot = if oneshot { ONESHOT } else { (wb - 9) as usize };
+        let alone = alone_ok(st.agreed.server_no_context_takeover, wb, self.payload.len());
+        let slot = if alone { ALONE } else { (wb - 9) as usize };
         let z = self.deflated[slot].get_or_init(|| {
-            let f = codec.compress_standalone(wb, oneshot, &self.payload).map(|p| Bytes::from(encode_compressed(self.opcode, p)));
+            let f = codec.compress_standalone(wb, alone, &self.payload).map(|p| Bytes::from(encode_compressed(self.opcode, p)));
             codec.trim();
             f
         });

@@ -1,7 +1,7 @@
 //! Micro-benchmark of per-message compression alone, outside the server: deflate-load's
 //! JSON-like payloads (32 B and 4 KiB, 256 different ones) compressed one at a time as
-//! websock does without server context, by zlib-rs (reset + sync flush, the path before
-//! libdeflate) and by libdeflate (one complete stream), at every level. Prints µs per
+//! websock does without server context, by zlib-rs (reset + sync flush, what the core
+//! ships) and by libdeflate (one complete stream; measured, not shipped: see BENCH-NOTES.md), at every level. Prints µs per
 //! message and the payload bytes (libdeflate: its output + the 0x00 octet; a message that
 //! would not shrink counts its own length, as it goes out plain).
 //! Then the other direction: inflating what a client sends (zlib level 6, sync-flushed,
@@ -15,25 +15,9 @@ use std::time::Instant;
 use flate2::{Compress, Decompress, FlushCompress, FlushDecompress};
 use libdeflater::{CompressionLvl, Compressor, Decompressor};
 
-/// The same generator as deflate-load's `payload` (src/main.rs).
-fn payload(n: usize, seq: u64) -> Vec<u8> {
-    const WORDS: [&str; 8] = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"];
-    let mut s = String::with_capacity(n + 96);
-    let mut i = seq;
-    while s.len() < n {
-        s.push_str(&format!(
-            "{{\"id\":{i},\"user\":\"{}\",\"room\":\"r{}\",\"text\":\"{} {}\",\"ts\":{}}},",
-            WORDS[(i % 8) as usize],
-            i % 17,
-            WORDS[(i * 3 % 8) as usize],
-            WORDS[(i * 5 % 8) as usize],
-            1_700_000_000_000u64 + i * 37
-        ));
-        i += 1;
-    }
-    s.truncate(n);
-    s.into_bytes()
-}
+#[path = "../payload.rs"]
+mod payload;
+use payload::payload;
 
 fn main() {
     println!("| size | level | zlib-rs µs | zlib-rs B | libdeflate µs | libdeflate B |");
