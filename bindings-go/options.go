@@ -162,7 +162,7 @@ func (m CompressionMode) String() string {
 // websock_options_set_compression* and Python's websock.Compression):
 //
 //	Options{Compression: &websock.Compression{Mode: websock.CompressionDedicated,
-//		WindowBits: 12, Threshold: 1024, Level: 6, MaxDedicated: 10000}}
+//		WindowBits: 12, Threshold: 1024, Level: 1, MaxDedicated: 10000}}
 //
 // Zero values keep the library defaults.
 type Compression struct {
@@ -173,7 +173,9 @@ type Compression struct {
 	// Threshold: messages shorter than this many bytes go uncompressed (0 = 1024;
 	// negative compresses every message).
 	Threshold int
-	// Level is the zlib level, 1 (fastest) to 9 (smallest); 0 = 6.
+	// Level is the compression level on zlib's scale, 1 (fastest) to 9
+	// (smallest); 0 = 1. For 4 KiB of JSON level 1 takes ~6 µs and leaves 28 %
+	// of the bytes, level 6 ~24 µs and 16 %.
 	Level int
 	// MaxDedicated caps the connections holding a dedicated context at once (0 =
 	// 10000; negative = none, every connection shared).

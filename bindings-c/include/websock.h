@@ -556,7 +556,9 @@ websock_result websock_options_set_compression(websock_options *opts,
 websock_result websock_options_set_compression_threshold(websock_options *opts, size_t bytes);
 
 /*
- zlib level: 1 (fastest) .. 9 (smallest); default 6. Errors: INVALID_ARGUMENT.
+ Compression level, zlib's scale: 1 (fastest; the default) .. 9 (smallest). For 4 KiB of
+ JSON-like text level 1 takes ~6 µs and leaves 28 % of the bytes, level 6 ~24 µs and
+ 16 %. Errors: INVALID_ARGUMENT.
  */
 websock_result websock_options_set_compression_level(websock_options *opts, uint8_t level);
 

@@ -433,7 +433,9 @@ pub unsafe extern "C" fn websock_options_set_compression_threshold(opts: *mut we
     })
 }
 
-/// zlib level: 1 (fastest) .. 9 (smallest); default 6. Errors: INVALID_ARGUMENT.
+/// Compression level, zlib's scale: 1 (fastest; the default) .. 9 (smallest). For 4 KiB of
+/// JSON-like text level 1 takes ~6 µs and leaves 28 % of the bytes, level 6 ~24 µs and
+/// 16 %. Errors: INVALID_ARGUMENT.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn websock_options_set_compression_level(opts: *mut websock_options, level: u8) -> websock_result {
     with_opts(opts, |o| {

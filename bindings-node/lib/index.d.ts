@@ -60,7 +60,7 @@ export interface CompressionOptions {
   windowBits?: number;
   /** Messages shorter than this many bytes go uncompressed. Default 1024 (as `ws`). */
   threshold?: number;
-  /** zlib level 1 (fastest) .. 9 (smallest). Default 6. */
+  /** Level 1 (fastest) .. 9 (smallest), zlib's scale. Default 1. */
   level?: number;
   /** Most connections holding a dedicated context at once. Default 10000. */
   maxDedicated?: number;

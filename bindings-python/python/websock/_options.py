@@ -85,7 +85,7 @@ class Compression:
     * ``None``: declined, as with ``compression=None`` on the server (the default).
 
     ``threshold``: messages shorter than this many bytes go uncompressed (core default
-    1024). ``level``: zlib level 1..9 (default 6). ``max_dedicated``: default 10 000.
+    1024). ``level``: 1 (fastest, the default) .. 9 (smallest), zlib's scale. ``max_dedicated``: default 10 000.
     None keeps the core's default.
     """
 

@@ -19,6 +19,7 @@ use flate2::{Compress, Decompress, FlushCompress, FlushDecompress, Status};
 
 use super::config::Compression;
 use super::context::ConnDeflate;
+use super::quick::{self, QuickDeflater};
 
 /// The empty stored block every sync-flushed message ends with; RFC 7692 §7.2.1 removes
 /// it from the wire and §7.2.2 has the receiver put it back.
@@ -64,6 +65,8 @@ pub(crate) struct LoopCodec {
     threshold: usize,
     /// Indexed by window bits − 9, created on first use.
     deflaters: [Option<Deflater>; 7],
+    /// Level 1 without context (`deflate_alone`): our own compressor, see `quick.rs`.
+    quick: Option<QuickDeflater>,
     inflater: Option<Decompress>,
     out: Vec<u8>,
 }
@@ -101,6 +104,7 @@ impl LoopCodec {
             level: cfg.level.clamp(1, 9) as u32,
             threshold: cfg.threshold,
             deflaters: Default::default(),
+            quick: None,
             inflater: None,
             out: Vec::new(),
         }
@@ -152,13 +156,19 @@ impl LoopCodec {
     /// `alone_ok` checks: sync-flushed with a 15-bit window, which is safe for them
     /// whatever their window (no distance reaches past the start of the message).
     /// Messages of at most `55 − 4 × level` bytes are not tried: without context they
-    /// never shrink (a 32 B attempt at level 1 cost 8 µs). Returns whether the payload
-    /// in `self.out` is shorter than `data`.
+    /// never shrink (a 32 B attempt at level 1 cost 8 µs). Level 1 uses `quick.rs`
+    /// (no 128 KiB table to clear per message). Returns whether the payload in
+    /// `self.out` is shorter than `data`.
     fn deflate_alone(&mut self, data: &[u8]) -> bool {
         if data.len() <= 55usize.saturating_sub(4 * self.level as usize) {
             return false;
         }
-        self.deflate(15, 0, &[], data);
+        if self.level == 1 && data.len() <= quick::MAX_INPUT {
+            self.out.clear();
+            self.quick.get_or_insert_with(QuickDeflater::new).compress(data, &mut self.out);
+        } else {
+            self.deflate(15, 0, &[], data);
+        }
         self.out.len() < data.len()
     }
 

@@ -41,6 +41,7 @@ mod codec;
 mod config;
 mod context;
 mod negotiate;
+mod quick;
 mod shared;
 #[cfg(test)]
 mod tests;
