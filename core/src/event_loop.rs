@@ -352,9 +352,14 @@ impl Loop {
         if self.shared.opts.driven {
             // Commands queued while the driver held wake-ups (the replies to the last
             // turn's events) come first, before new input, and end the hold. They run
-            // with the current time (close and shutdown deadlines start from it).
+            // with the current time (close and shutdown deadlines start from it), and
+            // are written at once: written after this turn's reads, every reply would
+            // wait for a whole batch of input, and the peers, idle meanwhile, would each
+            // need a wake-up (perf: the wake path was 9.1 % of a Node echo's CPU, 5.2 %
+            // for uWS.js, which writes each reply right after its read).
             self.io.now = self.clock();
             self.apply_remote();
+            self.flush_dirty();
         }
         let mut events = std::mem::replace(&mut self.events, Events::with_capacity(0));
         if let Err(e) = self.poll.poll(&mut events, Some(wait)) {
