@@ -102,6 +102,17 @@ fn packs(used: usize, len: usize) -> bool {
 /// reason, why.
 pub struct Batch(Vec<Event>);
 
+mod raw_send;
+
+/// What `Handle.sender()` returns: `raw_send`'s function, bound to the handle's server.
+pub struct SendFn(websock::Server);
+
+impl ToNapiValue for SendFn {
+    unsafe fn to_napi_value(raw_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        unsafe { raw_send::create(raw_env, &val.0) }.map_err(|_| Error::new(Status::GenericFailure, "[internal] could not create send()".to_string()))
+    }
+}
+
 impl ToNapiValue for Batch {
     unsafe fn to_napi_value(raw_env: sys::napi_env, mut val: Self) -> Result<sys::napi_value> {
         unsafe { batch_to_js(raw_env, &mut val.0) }
@@ -674,28 +685,11 @@ impl Handle {
         }
     }
 
-    #[napi]
-    pub fn send_text(&self, id: f64, text: String) -> Result<bool> {
-        let Some(id) = id_from_js(id) else { return Ok(false) };
-        gone_is_false(self.server.send(id, Message::Text(&text)))
-    }
-
-    /// `data`: a Buffer (or any typed array / DataView). Read through
-    /// `napi_get_buffer_info` rather than napi-rs's `BufferSlice`, whose borrow bookkeeping
-    /// cost ~1 % of the echo bench's CPU; the bytes are copied before this returns.
-    #[napi(ts_args_type = "id: number, data: Buffer")]
-    pub fn send_binary(&self, env: Env, id: f64, data: Unknown) -> Result<bool> {
-        let mut ptr = std::ptr::null_mut();
-        let mut len = 0usize;
-        // SAFETY: `data` is a value of this env, alive for this call.
-        let st = unsafe { sys::napi_get_buffer_info(env.raw(), data.raw(), &mut ptr, &mut len) };
-        if st != sys::Status::napi_ok {
-            return Err(invalid("data must be a Buffer"));
-        }
-        let Some(id) = id_from_js(id) else { return Ok(false) };
-        // SAFETY: napi reported `len` readable bytes at `ptr` (null only when empty).
-        let bytes: &[u8] = if len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(ptr as *const u8, len) } };
-        gone_is_false(self.server.send(id, Message::Binary(bytes)))
+    /// `send(id, data)` as a plain function bound to this server (see `raw_send.rs`): what
+    /// `conn.send` calls.
+    #[napi(ts_return_type = "(id: number, data: string | ArrayBufferView) => boolean")]
+    pub fn sender(&self) -> SendFn {
+        SendFn(self.server.clone())
     }
 
     /// Sends a batch given as one flat array `[id, data, id, data, …]` (string → text,
