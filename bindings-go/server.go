@@ -33,7 +33,6 @@ import "C"
 
 import (
 	"context"
-	"errors"
 
 	"fmt"
 	"log"
@@ -271,41 +270,28 @@ func (s *Server) pump() error {
 // events, holds the loop's wake-ups and dispatches them into the C arena; the handlers
 // run; while events came the next call follows at once, as it writes the replies the
 // handlers queued and reads what arrived meanwhile. When a turn produced nothing the
-// goroutine parks in Go's netpoller on (a duplicate of) the loop's epoll descriptor,
-// with a read deadline at the turn's wait (timers: handshake, idle and close timeouts,
-// pings). Go registers descriptors edge-triggered; an epoll descriptor nested in Go's
-// epoll reports an edge when new readiness arrives in it, and the core reports a wait
-// of 0 when it left ready work that no new edge would announce, so the loop turns again
-// at once in that case and never parks on work. Sends from other goroutines wake the
-// descriptor (unless the loop is about to be turned anyway: wake-ups are held while the
-// handlers of a batch run).
+// goroutine waits in poll(2) on the loop's epoll descriptor (wsgo_wait, a blocking cgo
+// call) for at most the turn's wait (timers: handshake, idle and close timeouts, pings);
+// the core reports a wait of 0 when it left ready work, so the loop never waits on work.
+// Sends from other goroutines wake the descriptor (unless the loop is about to be
+// turned anyway: wake-ups are held while the handlers of a batch run).
+//
+// Why not Go's netpoller: a descriptor registered there stays registered (edge-
+// triggered) while the loop is being turned, so with GOMAXPROCS=1 every new socket
+// event woke the M parked in netpoll while the serving goroutine was busy in cgo: ~14k
+// context switches per second at 215k echoes per second, and the serving thread
+// preempted inside send(2). Waiting in poll(2) only while idle cut them to ~5k and the
+// CPU per echo from 4.5 to 4.0 µs (bindings-go/BENCH-NOTES.md).
 func (s *Server) drive() error {
 	var fd C.int
 	if err := check("Serve", C.wsgo_loop_fd(C.uintptr_t(s.h), &fd)); err != nil {
 		return err
 	}
-	// The library owns the loop's descriptor; Go polls a duplicate (the same epoll
-	// instance, so the same readiness) that it may register with its poller and close.
-	// O_NONBLOCK (shared with the library's descriptor) changes nothing for epoll_wait,
-	// and makes os.NewFile register the descriptor with the netpoller.
-	dup, err := syscall.Dup(int(fd))
-	if err != nil {
-		return goErr("Serve", ErrIO, "loop descriptor: %v", err)
-	}
-	syscall.CloseOnExec(dup)
-	if err := syscall.SetNonblock(dup, true); err != nil {
-		syscall.Close(dup)
-		return goErr("Serve", ErrIO, "loop descriptor: %v", err)
-	}
-	f := os.NewFile(uintptr(dup), "websock-loop")
-	defer f.Close()
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return goErr("Serve", ErrIO, "loop descriptor: %v", err)
-	}
 	var perr error
 	done := false
-	cycle := func(uintptr) bool {
+	// Turns until a turn produces nothing; returns how long to wait then (ms), or -1 when
+	// the loop has ended or failed.
+	cycle := func() C.int {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		for {
@@ -313,37 +299,26 @@ func (s *Server) drive() error {
 			s.deliver() // also what was collected before an error
 			if err != nil {
 				perr = err
-				return true
+				return -1
 			}
 			if s.ctx.dispatched > 0 {
 				continue // this turn writes the replies and reads the next input
 			}
 			if bool(s.ctx.finished) {
 				done = true
-				return true
+				return -1
 			}
 			if s.ctx.wait_ms == 0 {
 				continue // work is left that readiness will not announce
 			}
-			// Park until the descriptor is readable or the loop's next timer is due.
-			// (A failure leaves no deadline: readiness still wakes the loop.)
-			_ = f.SetReadDeadline(time.Now().Add(time.Duration(s.ctx.wait_ms) * time.Millisecond))
-			return false
+			return C.int(s.ctx.wait_ms)
 		}
 	}
 	for perr == nil && !done {
-		// RawRead calls cycle, and while it returns false waits in the netpoller.
-		err := rc.Read(cycle)
-		if err == nil || perr != nil {
-			continue
+		if wait := cycle(); wait >= 0 {
+			// EINTR (Go preempts threads with signals) just means one more turn.
+			C.wsgo_wait(fd, wait)
 		}
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			perr = goErr("Serve", ErrIO, "loop descriptor: %v", err)
-			break
-		}
-		// The timer is due: clear the deadline (a passed one makes Read fail before it
-		// calls cycle), and turn.
-		_ = f.SetReadDeadline(time.Time{})
 	}
 	if perr != nil {
 		// Nothing will turn this loop again: end the server now (freeing it finishes

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,11 @@ wsgo_rc wsgo_drive(uintptr_t s, wsgo_ctx *c, size_t max);
 wsgo_rc wsgo_conn_tags(uintptr_t s, uint64_t id, wsgo_ctx *c, size_t *count);
 
 static inline void wsgo_server_free(uintptr_t s) { websock_server_free(WSGO_S(s)); }
+/* Blocks until the loop's descriptor is readable or timeout_ms passes (poll(2)). */
+static inline int wsgo_wait(int fd, int timeout_ms) {
+	struct pollfd p = { .fd = fd, .events = POLLIN, .revents = 0 };
+	return poll(&p, 1, timeout_ms);
+}
 static inline wsgo_rc wsgo_loop_fd(uintptr_t s, int *fd) { return wsgo_ret(websock_server_loop_fd(WSGO_S(s), 0, fd)); }
 static inline wsgo_rc wsgo_event_fd(uintptr_t s, int *fd) { return wsgo_ret(websock_server_event_fd(WSGO_S(s), fd)); }
 static inline wsgo_rc wsgo_stop(uintptr_t s, uint32_t ms) { return wsgo_ret(websock_server_stop(WSGO_S(s), ms)); }
