@@ -241,7 +241,7 @@ mod tests {
                 s ^= s << 13;
                 s ^= s >> 7;
                 s ^= s << 17;
-                (s % alphabet as u64) as u8 + b'a'
+                ((s % alphabet as u64) as u8).wrapping_add(b'a')
             })
             .collect()
     }
