@@ -60,8 +60,8 @@ type Options struct {
 	Compression *Compression
 
 	// Loops is the number of event loops. 0 or 1 (the default): one loop, driven by
-	// the goroutine running Serve, which waits for the loop's descriptor in Go's
-	// netpoller and then reads, runs the handlers and writes in one pass (no thread
+	// the goroutine running Serve, which waits for the loop's descriptor (poll(2) in a
+	// cgo call) and then reads, runs the handlers and writes in one pass (no thread
 	// hand-off per message). More than 1: that many loop threads (as with Threaded),
 	// whose events Serve's goroutine pulls in batches; handlers still run one at a time
 	// on Serve's goroutine, but parsing, writing and by-tag fan-out run in parallel.

@@ -6,7 +6,7 @@
 // A Server listens as soon as NewServer returns. Serve delivers its events to a
 // Handler on the calling goroutine until Shutdown or the context ends it. By default
 // (Options.Loops 0 or 1) that goroutine drives the server's one event loop itself: it
-// waits in Go's netpoller for the loop's descriptor, then one cgo call reads every
+// waits for the loop's descriptor (poll(2)), then one cgo call reads every
 // ready connection and collects the events, the handlers run, and the next call writes
 // their replies; no library thread ever calls into Go, and no message crosses threads.
 // With Loops > 1 (or Options.Threaded) the loops run on threads of their own and Serve
