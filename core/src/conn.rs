@@ -4,10 +4,11 @@
 //! in use (`Option<Box<…>>`).
 
 use std::any::Any;
-use std::io::{self, Read};
+use std::io::{self, IoSlice, Read, Write};
 use std::sync::Arc;
 
 use mio::net::TcpStream;
+use socket2::SockRef;
 
 use crate::deflate::ConnDeflate;
 use crate::handler::CloseInfo;
@@ -139,7 +140,7 @@ impl Connection {
                 Ok(_) => {
                     if let Err(e) = tls.process_new_packets() {
                         // Tell the peer why (alert), best effort, then fail the connection.
-                        let _ = tls.write_tls(&mut self.sock);
+                        let _ = tls.write_tls(&mut NoSigPipe(&self.sock));
                         return Err(io::Error::new(io::ErrorKind::InvalidData, e));
                     }
                 }
@@ -154,12 +155,12 @@ impl Connection {
         let Some(tls) = self.tls.as_mut() else {
             return match self.out.as_mut() {
                 None => Ok(true),
-                Some(q) => q.flush_to(&mut self.sock),
+                Some(q) => q.flush_to(&mut NoSigPipe(&self.sock)),
             };
         };
         loop {
             while tls.wants_write() {
-                match tls.write_tls(&mut self.sock) {
+                match tls.write_tls(&mut NoSigPipe(&self.sock)) {
                     Ok(_) => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -175,5 +176,64 @@ impl Connection {
             let mut w = tls.writer();
             q.drain_into(64 << 10, |b| std::io::Write::write(&mut w, b).unwrap_or(0));
         }
+    }
+}
+
+/// Writes to a connection's socket without ever raising SIGPIPE: `write` is std's
+/// `send(…, MSG_NOSIGNAL)` already, and `write_vectored` (queues of several chunks,
+/// rustls' `write_tls`) becomes `sendmsg(…, MSG_NOSIGNAL)` instead of `writev`. A C host,
+/// or a Go program whose loops run on their own threads, that does not ignore SIGPIPE
+/// would otherwise be killed by a write to a connection the peer has reset.
+struct NoSigPipe<'a>(&'a TcpStream);
+
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd", target_os = "netbsd", target_os = "openbsd"))]
+const NO_SIGNAL: libc::c_int = libc::MSG_NOSIGNAL;
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd", target_os = "netbsd", target_os = "openbsd")))]
+const NO_SIGNAL: libc::c_int = 0;
+
+impl Write for NoSigPipe<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self.0).write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        SockRef::from(self.0).send_vectored_with_flags(bufs, NO_SIGNAL)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// In a child process with SIGPIPE at its default action (what a C host has), a
+    /// vectored write to a socket that can no longer send must fail with EPIPE rather than
+    /// kill the process. (The Rust test harness ignores SIGPIPE, hence the child.)
+    #[test]
+    fn vectored_writes_never_raise_sigpipe() {
+        const CHILD: &str = "WEBSOCK_SIGPIPE_CHILD";
+        if std::env::var_os(CHILD).is_some() {
+            // SAFETY: restoring a default signal disposition in this single-test child.
+            unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let _client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+            let (s, _) = l.accept().unwrap();
+            s.shutdown(std::net::Shutdown::Write).unwrap();
+            let s = TcpStream::from_std(s);
+            let bufs = [IoSlice::new(b"two "), IoSlice::new(b"chunks")];
+            let e = NoSigPipe(&s).write_vectored(&bufs).unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EPIPE));
+            return;
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "conn::tests::vectored_writes_never_raise_sigpipe", "--test-threads=1"])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "child ended with {:?}: {}", out.status, String::from_utf8_lossy(&out.stdout));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"), "the child ran the test");
     }
 }
