@@ -36,7 +36,7 @@ func TestDrivenWakeFromOtherGoroutines(t *testing.T) {
 		conns[i] = dial(t, url, nil)
 		waitOpen(t, rec).Tag("t")
 	}
-	time.Sleep(300 * time.Millisecond) // Serve's goroutine is parked in the netpoller
+	time.Sleep(300 * time.Millisecond) // Serve's goroutine is waiting in poll(2)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for g := 0; g < producers; g++ {

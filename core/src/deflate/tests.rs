@@ -602,7 +602,15 @@ fn final_blocks_are_accepted_and_trailing_garbage_is_not() {
 
 #[test]
 fn shared_mode_messages_inflate_in_every_kind_of_client_and_never_end_the_stream() {
-    let cfg = shared();
+    // Level 1 is websock's own compressor (quick.rs), the others zlib-rs.
+    for level in [1, 6] {
+        shared_mode_messages_at(level);
+    }
+}
+
+fn shared_mode_messages_at(level: u8) {
+    let mut cfg = shared();
+    cfg.level = level;
     let slots = DedicatedSlots::new(0);
     let mut codec = codec(&cfg);
     // What browsers offer; the answer adds both no_context_takeover parameters.
@@ -903,7 +911,18 @@ fn memory_per_connection_and_per_loop() {
     let mut cfg = shared();
     cfg.threshold = 0;
     let slots = DedicatedSlots::new(100);
-    // Per loop: the compressor (15 bits) and the decompressor, created on first use.
+    // Per loop: the compressor (15 bits) and the decompressor, created on first use; at
+    // level 1 (the default) the compressor is quick.rs' 64 KiB table, at 6 zlib-rs'.
+    let mut cfg6 = cfg.clone();
+    cfg6.level = 6;
+    let (_, zlib_loop_bytes, _, _) = measure(|| {
+        let mut codec = LoopCodec::new(&cfg6);
+        let mut st = conn(&["permessage-deflate"], &cfg6, &slots);
+        let z = codec.compress(&mut st, &json(4096, 0)).unwrap().len();
+        (codec, st, z)
+    });
+    eprintln!("per-loop zlib-rs compressor at level 6 (with scratch): {zlib_loop_bytes} bytes");
+    assert!(zlib_loop_bytes > 200_000 && zlib_loop_bytes < 1 << 20, "{zlib_loop_bytes}");
     let ((mut codec, mut st), loop_bytes, _, _) = measure(|| {
         let mut codec = LoopCodec::new(&cfg);
         let mut st = conn(&["permessage-deflate"], &cfg, &slots);
@@ -922,8 +941,8 @@ fn memory_per_connection_and_per_loop() {
         codec.trim();
         (codec, st)
     });
-    eprintln!("per-loop codec state (zlib compressor + decompressor + scratch): {loop_bytes} bytes");
-    assert!(loop_bytes > 0 && loop_bytes < 1 << 20);
+    eprintln!("per-loop codec state at level 1 (quick table + zlib decompressor + scratch): {loop_bytes} bytes");
+    assert!(loop_bytes > 64 << 10 && loop_bytes < zlib_loop_bytes, "{loop_bytes}");
 
     // Shared mode: a connection's state costs no heap at all, idle or after traffic.
     let (sts, live, _, _) = measure(|| {
