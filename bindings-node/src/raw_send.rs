@@ -29,7 +29,7 @@ pub(crate) unsafe fn create(env: sys::napi_env, server: &websock::Server) -> Res
             drop(Box::from_raw(data as *mut websock::Server));
             return Err(st);
         }
-        // napi_wrap (N-API 4, unlike napi_add_finalizer) ties the box to the function object.
+        // napi_wrap (N-API 1; napi_add_finalizer needs 5) ties the box to the function object.
         let st = sys::napi_wrap(env, f, data, Some(drop_server), ptr::null_mut(), ptr::null_mut());
         if st != sys::Status::napi_ok {
             drop(Box::from_raw(data as *mut websock::Server));
@@ -51,12 +51,13 @@ enum Failure {
     Core(websock::Error),
     /// A napi call failed (an exception may already be pending).
     Napi,
+    /// A panic in this function: a bug, reported as `ERR_WEBSOCK_INTERNAL`.
+    Panic,
 }
 
 unsafe extern "C" fn send(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     // No panic may unwind into V8.
-    let r = catch_unwind(AssertUnwindSafe(|| unsafe { send_inner(env, info) }))
-        .unwrap_or(Err(Failure::Core(websock::Error::InvalidArgument("internal error in send".into()))));
+    let r = catch_unwind(AssertUnwindSafe(|| unsafe { send_inner(env, info) })).unwrap_or(Err(Failure::Panic));
     unsafe {
         match r {
             Ok(sent) => {
@@ -68,7 +69,17 @@ unsafe extern "C" fn send(env: sys::napi_env, info: sys::napi_callback_info) -> 
                 let msg = match f {
                     Failure::Invalid(m) => format!("[invalid_argument] {m}"),
                     Failure::Core(e) => format!("[{}] {}", e.kind_name(), e),
-                    Failure::Napi => return ptr::null_mut(),
+                    Failure::Panic => "[internal] internal error in send (a bug in websock)".to_string(),
+                    Failure::Napi => {
+                        // Throw only if napi did not already leave an exception pending,
+                        // so that JS never sees a silent `undefined`.
+                        let mut pending = false;
+                        sys::napi_is_exception_pending(env, &mut pending);
+                        if pending {
+                            return ptr::null_mut();
+                        }
+                        "[internal] a napi call failed in send".to_string()
+                    }
                 };
                 let msg = CString::new(msg).unwrap_or_default();
                 sys::napi_throw_error(env, ptr::null(), msg.as_ptr());
