@@ -160,8 +160,9 @@ typedef enum {
   /*
    No compression window is kept between messages (the response always carries
    server_no_context_takeover and client_no_context_takeover): 0 bytes per idle
-   connection; each loop keeps one compressor per window size in use (~270 KB) and
-   one decompressor (~45 KB). A broadcast or by-tag send is compressed once.
+   connection; each loop keeps one decompressor (~45 KB) and, to compress, a 64 KiB
+   table at level 1 (the default) or one zlib compressor per window size in use
+   (~270 KB) at levels 2..9. A broadcast or by-tag send is compressed once.
    */
   WEBSOCK_COMPRESSION_MODE_SHARED = 1,
   /*

@@ -48,8 +48,9 @@ pub enum websock_compression_mode {
     Disabled = 0,
     /// No compression window is kept between messages (the response always carries
     /// server_no_context_takeover and client_no_context_takeover): 0 bytes per idle
-    /// connection; each loop keeps one compressor per window size in use (~270 KB) and
-    /// one decompressor (~45 KB). A broadcast or by-tag send is compressed once.
+    /// connection; each loop keeps one decompressor (~45 KB) and, to compress, a 64 KiB
+    /// table at level 1 (the default) or one zlib compressor per window size in use
+    /// (~270 KB) at levels 2..9. A broadcast or by-tag send is compressed once.
     Shared = 1,
     /// Each connection keeps its compression context between messages with a window of
     /// 2^window_bits bytes (9..15: 512 B .. 32 KiB): better ratios for streams of similar

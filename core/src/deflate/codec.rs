@@ -9,9 +9,11 @@
 //!   BENCH-NOTES.md), but widely used clients fail on it: OkHttp's inflater loops
 //!   forever (okhttp #8078, #8551) and Bun's server drops the connection (oven-sh/bun
 //!   #33592). Our inflater still accepts it from clients.
-//! * Messages that continue a kept context (Dedicated mode) are sync-flushed by zlib
-//!   (flate2 on the pure-Rust zlib-rs backend); the context is replayed from the
-//!   connection's `History` as a preset dictionary (`context.rs`).
+//! * Messages that continue a kept context (Dedicated mode) are sync-flushed too; the
+//!   context is replayed from the connection's `History` (`context.rs`): as the
+//!   history `quick.rs` may refer to at level 1, as a preset dictionary of zlib (flate2
+//!   on the pure-Rust zlib-rs backend) at levels 2–9.
+//! * Level 1 is `quick.rs` for every message, levels 2–9 zlib-rs.
 //! * Everything received is inflated by zlib. Decompression is bounded: output never
 //!   grows past the message size limit, so a bomb costs at most that much memory.
 
@@ -65,7 +67,7 @@ pub(crate) struct LoopCodec {
     threshold: usize,
     /// Indexed by window bits − 9, created on first use.
     deflaters: [Option<Deflater>; 7],
-    /// Level 1 without context (`deflate_alone`): our own compressor, see `quick.rs`.
+    /// Level 1 (with or without a kept context): our own compressor, see `quick.rs`.
     quick: Option<QuickDeflater>,
     inflater: Option<Decompress>,
     out: Vec<u8>,
@@ -163,13 +165,23 @@ impl LoopCodec {
         if data.len() <= 55usize.saturating_sub(4 * self.level as usize) {
             return false;
         }
-        if self.level == 1 && data.len() <= quick::MAX_INPUT {
-            self.out.clear();
-            self.quick.get_or_insert_with(QuickDeflater::new).compress(data, &mut self.out);
-        } else {
+        if !self.quick(15, &[], data) {
             self.deflate(15, 0, &[], data);
         }
         self.out.len() < data.len()
+    }
+
+    /// At level 1, compresses `data` with `quick.rs` after `history` (the receiver's
+    /// latest inflated bytes; may be empty), with a window of `2^window_bits`. Result in
+    /// `self.out`. False at other levels (or for input too long for it): use zlib.
+    fn quick(&mut self, window_bits: u8, history: &[u8], data: &[u8]) -> bool {
+        if self.level != 1 || history.len() + data.len() > quick::MAX_INPUT {
+            return false;
+        }
+        self.out.clear();
+        let q = self.quick.get_or_insert_with(QuickDeflater::new);
+        q.compress_after(history, data, 1 << window_bits, &mut self.out);
+        true
     }
 
     /// Compresses one outgoing message for this connection. `Some(payload)`: send it as
@@ -198,7 +210,9 @@ impl LoopCodec {
                 }
             }
             None => {
-                self.deflate(wb, 0, &[], data);
+                if !self.quick(wb, &[], data) {
+                    self.deflate(wb, 0, &[], data);
+                }
                 if self.out.len() >= data.len() {
                     return None;
                 }
@@ -208,7 +222,9 @@ impl LoopCodec {
                 // compressing a short message: short messages get the recent part only.
                 let tx = ctx.tx.as_slice();
                 let replay = &tx[tx.len().saturating_sub(REPLAY_MIN.max(data.len().saturating_mul(4)))..];
-                self.deflate(wb, ctx.token, replay, data);
+                if !self.quick(wb, replay, data) {
+                    self.deflate(wb, ctx.token, replay, data);
+                }
                 let priming = data.len() < PRIME_BELOW && !ctx.tx.is_full();
                 let too_big = if priming { self.out.len() > data.len() + PRIME_SLACK } else { self.out.len() >= data.len() };
                 if too_big {
@@ -231,7 +247,9 @@ impl LoopCodec {
         if alone {
             return self.deflate_alone(data).then_some(&self.out[..]);
         }
-        self.deflate(window_bits, 0, &[], data);
+        if !self.quick(window_bits, &[], data) {
+            self.deflate(window_bits, 0, &[], data);
+        }
         (self.out.len() < data.len()).then_some(&self.out[..])
     }
 

@@ -10,8 +10,8 @@
 /// | mode | per idle connection | per loop |
 /// |---|---|---|
 /// | `Disabled` | 0 | 0 |
-/// | `Shared` | 0 extra bytes beyond the 16-byte inline state | at level 1 a 64 KiB hash table (`quick.rs`), at other levels one zlib compressor (~270 KB), for whole messages; plus one zlib compressor per other window size in use, only for clients that asked for a server window under 32 KiB and get messages longer than it; one decompressor (~45 KB) |
-/// | `Dedicated { window_bits: w }` | at most `2^w − 262` bytes of our recent output + `2^w` bytes of the client's recent input, only while the agreement keeps context; 0 if both sides agreed to no context takeover | as `Shared`, plus a zlib compressor (~270 KB) per window size for the messages that continue a kept context, at every level |
+/// | `Shared` | 0 extra bytes beyond the 16-byte inline state | at level 1 a 64 KiB hash table (`quick.rs`); at other levels one zlib compressor (~270 KB) for whole messages, plus one per other window size in use, only for clients that asked for a server window under 32 KiB and get messages longer than it; one decompressor (~45 KB) |
+/// | `Dedicated { window_bits: w }` | at most `2^w − 262` bytes of our recent output + `2^w` bytes of the client's recent input, only while the agreement keeps context; 0 if both sides agreed to no context takeover | as `Shared` (at levels 2–9 one zlib compressor per window size in use) |
 ///
 /// Every compressed message is sync-flushed (it never ends the DEFLATE stream with a
 /// final block): see `codec.rs` for the clients that fail on complete streams.
@@ -53,8 +53,9 @@ pub struct Compression {
     /// compressed message, and level 1 keeps most of the saving. On 4 KiB of JSON-like
     /// text without context (`bench/deflate-load`): level 1 takes ~6 µs and leaves 28 %
     /// of the bytes (1,138 B; our own compressor, `quick.rs`), level 6 (zlib's default,
-    /// `ws` and `websockets` use it) ~24 µs and 16 % (640 B). Messages that continue a
-    /// kept context (`Dedicated`) use zlib-rs at every level.
+    /// `ws` and `websockets` use it) ~24 µs and 16 % (640 B). Level 1 is websock's own
+    /// compressor for every message, with or without a kept context (`quick.rs`);
+    /// levels 2–9 are zlib-rs.
     pub level: u8,
 }
 

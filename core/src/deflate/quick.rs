@@ -1,12 +1,14 @@
-//! Level 1 for messages compressed on their own: one fixed-Huffman DEFLATE block per
-//! message, found greedily with one hash probe per position (the approach of zlib-ng's
-//! and zlib-rs' level-1 "quick" strategy), written as the payload of a sync-flushed
-//! message.
+//! Level 1: one fixed-Huffman DEFLATE block per message, found greedily with one hash
+//! probe per position (the approach of zlib-ng's and zlib-rs' level-1 "quick" strategy),
+//! written as the payload of a sync-flushed message. A message is compressed either on
+//! its own or after a replayed history (a Dedicated connection's kept context: the last
+//! bytes its client inflated), with distances limited to the client's window.
 //!
 //! Why this is not zlib-rs: a message compressed on its own needs a compressor without
 //! history, and zlib-rs' `reset` clears its 64 Ki-entry hash table (128 KiB) and its
 //! symbol buffer every time. In a 4 KiB compressed echo at level 1 those two `memset`s
-//! were 12.5 % of the server's CPU (perf, `BENCH-NOTES.md`). Here every table entry is a
+//! were 12.5 % of the server's CPU (perf, `BENCH-NOTES.md`); with a kept context, the
+//! reset plus zlib's `set_dictionary` were 46 % of a 32 B echo's. Here every table entry is a
 //! position offset by `base`, the start of the message it was written for; `base` moves
 //! past each message, so entries from earlier messages fail the `>= base` check and the
 //! table is only cleared when `base` would wrap (once per 4 GiB of input).
@@ -14,8 +16,8 @@
 //! Output: the block (BFINAL = 0, fixed codes of RFC 1951 §3.2.6), its end-of-block code,
 //! the 3 header bits of the empty stored block a sync flush writes next and the padding
 //! to a byte. The stored block's `00 00 ff ff` is left out, as RFC 7692 §7.2.1 asks; the
-//! receiver appends it. Distances never reach before the message's first byte and never
-//! exceed 32 KiB.
+//! receiver appends it. Distances never reach before the message's first byte (or the
+//! history's) and never exceed the window (at most 32 KiB).
 
 /// log2 of the hash table's entries: 16 Ki × 4 B = 64 KiB per loop.
 const HASH_BITS: u32 = 14;
@@ -32,15 +34,40 @@ pub(crate) const MAX_INPUT: usize = 1 << 30;
 pub(crate) struct QuickDeflater {
     table: Box<[u32]>,
     base: u32,
+    /// History and message side by side (`compress_after`), reused.
+    joined: Vec<u8>,
 }
+
+/// `joined` kept between messages up to this size; beyond it is released after use.
+const KEEP_JOINED: usize = 64 << 10;
 
 impl QuickDeflater {
     pub fn new() -> QuickDeflater {
-        QuickDeflater { table: vec![0; 1 << HASH_BITS].into_boxed_slice(), base: 1 }
+        QuickDeflater { table: vec![0; 1 << HASH_BITS].into_boxed_slice(), base: 1, joined: Vec::new() }
     }
 
-    /// Appends the compressed payload of `data` (at most `MAX_INPUT` bytes) to `out`.
-    pub fn compress(&mut self, data: &[u8], out: &mut Vec<u8>) {
+    /// Appends the compressed payload of `data` to `out` for a receiver whose inflater
+    /// holds `history` as its most recent output (empty: a message on its own) and keeps
+    /// a window of `window` bytes: matches may reach into `history`, no distance exceeds
+    /// `window`. `history` and `data` together at most `MAX_INPUT` bytes.
+    pub fn compress_after(&mut self, history: &[u8], data: &[u8], window: usize, out: &mut Vec<u8>) {
+        let max_dist = window.min(MAX_DIST);
+        if history.is_empty() {
+            return self.run(data, 0, max_dist, out);
+        }
+        let mut joined = std::mem::take(&mut self.joined);
+        joined.clear();
+        joined.extend_from_slice(history);
+        joined.extend_from_slice(data);
+        self.run(&joined, history.len(), max_dist, out);
+        if joined.capacity() > KEEP_JOINED {
+            joined = Vec::new();
+        }
+        self.joined = joined;
+    }
+
+    /// Compresses `data[start..]`; `data[..start]` is history: hashed, never emitted.
+    fn run(&mut self, data: &[u8], start: usize, max_dist: usize, out: &mut Vec<u8>) {
         assert!(data.len() <= MAX_INPUT, "quick deflate input over MAX_INPUT");
         let n = data.len();
         if (u32::MAX - self.base) as usize <= n {
@@ -49,10 +76,15 @@ impl QuickDeflater {
         }
         let base = self.base;
         // Fixed codes take at most 9 bits per byte, plus the headers.
-        out.reserve(n + n / 8 + 16);
+        let m = n - start;
+        out.reserve(m + m / 8 + 16);
         let mut w = BitWriter { out, acc: 0, n: 0 };
         w.put(0b010, 3); // BFINAL = 0, BTYPE = 01 (fixed Huffman codes)
-        let mut i = 0;
+        // The history's positions go into the table, so the message can refer to them.
+        for p in 0..start.min(n.saturating_sub(MIN_MATCH - 1)) {
+            self.table[hash(read_u32(data, p))] = base + p as u32;
+        }
+        let mut i = start;
         while i + MIN_MATCH <= n {
             let v = read_u32(data, i);
             let slot = &mut self.table[hash(v)];
@@ -60,7 +92,7 @@ impl QuickDeflater {
             *slot = base + i as u32;
             if entry >= base {
                 let cand = (entry - base) as usize;
-                if i - cand <= MAX_DIST && read_u32(data, cand) == v {
+                if i - cand <= max_dist && read_u32(data, cand) == v {
                     let len = match_len(data, cand, i, (n - i).min(MAX_MATCH));
                     let (lbits, lcount) = LENGTH_CODES[len - 3];
                     let (dbits, dcount) = distance_code(i - cand);
@@ -288,10 +320,41 @@ mod tests {
         for round in 0..3 {
             for data in &inputs {
                 let mut out = Vec::new();
-                q.compress(data, &mut out);
+                q.compress_after(&[], data, 1 << 15, &mut out);
                 assert_eq!(inflate(&out, data.len()), *data, "round {round}, {} bytes", data.len());
             }
         }
+    }
+
+    #[test]
+    fn continues_a_kept_context_within_the_window() {
+        // One kept inflater per window size (as a client with context takeover), fed
+        // messages compressed after the tail of what it already inflated. A distance
+        // beyond its window would fail ("invalid distance too far back").
+        for bits in [9u8, 12, 15] {
+            let window = 1usize << bits;
+            let mut q = QuickDeflater::new();
+            let mut d = Decompress::new_with_window_bits(false, bits);
+            let mut sent: Vec<u8> = Vec::new();
+            for k in 0..40 {
+                let m = if k % 3 == 0 { json_like(50 + k * 97, k) } else { json_like(3000, k % 5) };
+                let hist = &sent[sent.len().saturating_sub(window - 262)..];
+                let mut out = Vec::new();
+                q.compress_after(hist, &m, window, &mut out);
+                out.extend_from_slice(&crate::deflate::TAIL);
+                let mut got = Vec::with_capacity(m.len() + 64);
+                d.decompress_vec(&out, &mut got, FlushDecompress::Sync).expect("valid continuation");
+                assert_eq!(got, m, "window {bits}, message {k}");
+                sent.extend_from_slice(&m);
+            }
+        }
+        // With history, a repeat of it costs a few bytes.
+        let mut q = QuickDeflater::new();
+        let m = json_like(1000, 1);
+        let (mut alone, mut after) = (Vec::new(), Vec::new());
+        q.compress_after(&[], &m, 1 << 15, &mut alone);
+        q.compress_after(&m, &m, 1 << 15, &mut after);
+        assert!(after.len() * 5 < alone.len(), "{} vs {}", after.len(), alone.len());
     }
 
     #[test]
@@ -301,8 +364,8 @@ mod tests {
         let mut q = QuickDeflater::new();
         let m = noise(2000, 5, 255);
         let (mut a, mut b) = (Vec::new(), Vec::new());
-        q.compress(&m, &mut a);
-        q.compress(&m, &mut b);
+        q.compress_after(&[], &m, 1 << 15, &mut a);
+        q.compress_after(&[], &m, 1 << 15, &mut b);
         assert_eq!(a, b);
         assert_eq!(inflate(&b, m.len()), m);
     }
@@ -312,11 +375,11 @@ mod tests {
         let mut q = QuickDeflater::new();
         let m = json_like(5000, 3);
         let mut first = Vec::new();
-        q.compress(&m, &mut first);
+        q.compress_after(&[], &m, 1 << 15, &mut first);
         // Put `base` just short of wrapping: the next message must clear and restart.
         q.base = u32::MAX - 100;
         let mut out = Vec::new();
-        q.compress(&m, &mut out);
+        q.compress_after(&[], &m, 1 << 15, &mut out);
         assert_eq!(q.base, 5001 + 1);
         assert_eq!(out, first, "after the clear it compresses as a fresh compressor");
         assert_eq!(inflate(&out, m.len()), m);
@@ -327,7 +390,7 @@ mod tests {
         let mut q = QuickDeflater::new();
         let m = json_like(4096, 11);
         let mut out = Vec::new();
-        q.compress(&m, &mut out);
+        q.compress_after(&[], &m, 1 << 15, &mut out);
         let mut z = flate2::Compress::new(flate2::Compression::new(1), false);
         let mut zout = Vec::with_capacity(8192);
         z.compress_vec(&m, &mut zout, flate2::FlushCompress::Sync).unwrap();
