@@ -13,7 +13,8 @@
 //!   context is replayed from the connection's `History` (`context.rs`): as the
 //!   history `quick.rs` may refer to at level 1, as a preset dictionary of zlib (flate2
 //!   on the pure-Rust zlib-rs backend) at levels 2–9.
-//! * Level 1 is `quick.rs` for every message, levels 2–9 zlib-rs.
+//! * Level 1 is `quick.rs` for every message (but one over `quick::MAX_INPUT`, 1 GiB),
+//!   levels 2–9 zlib-rs.
 //! * Everything received is inflated by zlib. Decompression is bounded: output never
 //!   grows past the message size limit, so a bomb costs at most that much memory.
 
@@ -223,7 +224,11 @@ impl LoopCodec {
                 let tx = ctx.tx.as_slice();
                 let replay = &tx[tx.len().saturating_sub(REPLAY_MIN.max(data.len().saturating_mul(4)))..];
                 if !self.quick(wb, replay, data) {
-                    self.deflate(wb, ctx.token, replay, data);
+                    // At level 1 zlib only takes what quick.rs cannot (over MAX_INPUT):
+                    // the messages in between changed `tx` behind its stream, so it
+                    // must not continue one (owner 0: reset and replay).
+                    let owner = if self.level == 1 { 0 } else { ctx.token };
+                    self.deflate(wb, owner, replay, data);
                 }
                 let priming = data.len() < PRIME_BELOW && !ctx.tx.is_full();
                 let too_big = if priming { self.out.len() > data.len() + PRIME_SLACK } else { self.out.len() >= data.len() };

@@ -11,7 +11,7 @@
 /// |---|---|---|
 /// | `Disabled` | 0 | 0 |
 /// | `Shared` | 0 extra bytes beyond the 16-byte inline state | at level 1 a 64 KiB hash table (`quick.rs`); at other levels one zlib compressor (~270 KB) for whole messages, plus one per other window size in use, only for clients that asked for a server window under 32 KiB and get messages longer than it; one decompressor (~45 KB) |
-/// | `Dedicated { window_bits: w }` | at most `2^w − 262` bytes of our recent output + `2^w` bytes of the client's recent input, only while the agreement keeps context; 0 if both sides agreed to no context takeover | as `Shared` (at levels 2–9 one zlib compressor per window size in use) |
+/// | `Dedicated { window_bits: w }` | at most `2^w − 262` bytes of our recent output + `2^w` bytes of the client's recent input, only while the agreement keeps context; 0 if both sides agreed to no context takeover | as `Shared` (at levels 2–9 one zlib compressor per window size in use), plus at level 1 up to 64 KiB of scratch for history + message |
 ///
 /// Every compressed message is sync-flushed (it never ends the DEFLATE stream with a
 /// final block): see `codec.rs` for the clients that fail on complete streams.

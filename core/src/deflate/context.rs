@@ -1,9 +1,11 @@
 //! Per-connection compression state. Inline it is 16 bytes (the agreement plus one
 //! pointer); a connection that keeps LZ77 context (Dedicated mode) also owns a boxed
 //! `Context`: the last bytes it sent compressed and the last bytes it received
-//! compressed, which are replayed as a preset dictionary into the loop's shared
-//! (de)compressor for its next message. That is how a 4 KiB-window connection keeps its
-//! context in about 8 KB instead of the ~270 KB a zlib compressor object costs.
+//! compressed, which are replayed into the loop's shared (de)compressor for its next
+//! message: as a preset dictionary of zlib (the decompressor; the compressor at levels
+//! 2–9), or at level 1 as history in front of the message that `quick.rs` may refer to.
+//! That is how a 4 KiB-window connection keeps its context in about 8 KB instead of the
+//! ~270 KB a zlib compressor object costs.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -102,9 +104,10 @@ impl History {
 #[derive(Debug)]
 pub(crate) struct Context {
     _slot: SlotGuard,
-    /// Identifies this context's compressor state: the loop compressor skips the reset
-    /// and dictionary replay when the same token used it last (see `codec.rs`). Renewed
-    /// whenever `tx` changes behind the compressor's back.
+    /// Identifies this context's zlib compressor state (levels 2–9): the loop compressor
+    /// skips the reset and dictionary replay when the same token used it last (see
+    /// `codec.rs`). Renewed whenever `tx` changes behind the compressor's back. Level 1
+    /// replays every time and never continues a zlib stream (owner 0).
     pub token: u64,
     pub tx: History,
     pub rx: History,

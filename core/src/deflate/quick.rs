@@ -52,7 +52,9 @@ impl QuickDeflater {
     /// `window`. `history` and `data` together at most `MAX_INPUT` bytes.
     pub fn compress_after(&mut self, history: &[u8], data: &[u8], window: usize, out: &mut Vec<u8>) {
         let max_dist = window.min(MAX_DIST);
-        if history.is_empty() {
+        // A long message gains little from the history (only its first `max_dist` bytes
+        // can reach it) and would be copied whole: it goes without (always valid).
+        if history.is_empty() || data.len() > KEEP_JOINED {
             return self.run(data, 0, max_dist, out);
         }
         let mut joined = std::mem::take(&mut self.joined);
@@ -265,6 +267,78 @@ mod tests {
         out
     }
 
+    /// Decodes one payload of fixed-code blocks independently of zlib (whose inflater
+    /// does not reject a distance beyond a small window: zlib-rs accepted 900 with 9 bits),
+    /// checking every distance against `window` and against what the receiver holds
+    /// (`history` and the message so far). Returns the message.
+    fn decode_checked(payload: &[u8], history: &[u8], window: usize) -> Vec<u8> {
+        const DIST_BASE: [usize; 30] = [1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577];
+        let mut pos = 0usize; // in bits
+        let mut bit = || {
+            let b = (payload[pos / 8] >> (pos % 8)) & 1;
+            pos += 1;
+            b as usize
+        };
+        let mut out = history.to_vec();
+        loop {
+            let header = bit() | bit() << 1 | bit() << 2;
+            if header == 0 {
+                break; // the empty stored block of the sync flush: the rest is padding
+            }
+            assert_eq!(header, 0b010, "a non-final fixed-code block");
+            loop {
+                // Huffman codes are read most significant bit first.
+                let mut code = 0;
+                for _ in 0..7 {
+                    code = code << 1 | bit();
+                }
+                let sym = if code <= 23 {
+                    256 + code
+                } else {
+                    code = code << 1 | bit();
+                    if (0x30..=0xBF).contains(&code) {
+                        code - 0x30
+                    } else if (0xC0..=0xC7).contains(&code) {
+                        280 + code - 0xC0
+                    } else {
+                        code = code << 1 | bit();
+                        144 + code - 0x190
+                    }
+                };
+                if sym < 256 {
+                    out.push(sym as u8);
+                    continue;
+                }
+                if sym == 256 {
+                    break;
+                }
+                let k = sym - 257;
+                let mut extra = 0;
+                for b in 0..LENGTH_EXTRA[k] {
+                    extra |= bit() << b;
+                }
+                let len = LENGTH_BASE[k] as usize + extra;
+                let mut d = 0;
+                for _ in 0..5 {
+                    d = d << 1 | bit();
+                }
+                let dbits = if d < 4 { 0 } else { d / 2 - 1 };
+                let mut extra = 0;
+                for b in 0..dbits {
+                    extra |= bit() << b;
+                }
+                let dist = DIST_BASE[d] + extra;
+                assert!(dist <= window, "distance {dist} beyond the {window} B window");
+                assert!(dist <= out.len(), "distance {dist} before what the receiver holds");
+                for _ in 0..len {
+                    out.push(out[out.len() - dist]);
+                }
+            }
+        }
+        assert!(pos.div_ceil(8) == payload.len(), "nothing after the padding");
+        out.split_off(history.len())
+    }
+
     /// Deterministic pseudo-random bytes (xorshift), `alphabet` distinct values.
     fn noise(n: usize, seed: u64, alphabet: u8) -> Vec<u8> {
         let mut s = seed | 1;
@@ -329,8 +403,8 @@ mod tests {
     #[test]
     fn continues_a_kept_context_within_the_window() {
         // One kept inflater per window size (as a client with context takeover), fed
-        // messages compressed after the tail of what it already inflated. A distance
-        // beyond its window would fail ("invalid distance too far back").
+        // messages compressed after the tail of what it already inflated; every distance
+        // is also checked against the window by `decode_checked`.
         for bits in [9u8, 12, 15] {
             let window = 1usize << bits;
             let mut q = QuickDeflater::new();
@@ -341,12 +415,29 @@ mod tests {
                 let hist = &sent[sent.len().saturating_sub(window - 262)..];
                 let mut out = Vec::new();
                 q.compress_after(hist, &m, window, &mut out);
+                assert_eq!(decode_checked(&out, hist, window), m, "window {bits}, message {k} (checked)");
                 out.extend_from_slice(&crate::deflate::TAIL);
                 let mut got = Vec::with_capacity(m.len() + 64);
-                d.decompress_vec(&out, &mut got, FlushDecompress::Sync).expect("valid continuation");
-                assert_eq!(got, m, "window {bits}, message {k}");
+                d.decompress_vec(&out, &mut got, FlushDecompress::Sync).expect("zlib inflates it");
+                assert_eq!(got, m, "window {bits}, message {k} (zlib)");
                 sent.extend_from_slice(&m);
             }
+        }
+        // Repeats only farther back than a 512 B window, inside the message and into the
+        // history: they must be sent as literals.
+        let r = noise(200, 41, 255);
+        let far = [&r[..], &noise(700, 42, 255), &r].concat();
+        for (hist, msg) in [(&[][..], &far[..]), (&r[..], &far[200..])] {
+            let mut q = QuickDeflater::new();
+            if !hist.is_empty() {
+                // The client has inflated `hist` already (a message of its own).
+                let mut first = Vec::new();
+                q.compress_after(&[], hist, 512, &mut first);
+                assert_eq!(decode_checked(&first, &[], 512), hist);
+            }
+            let mut out = Vec::new();
+            q.compress_after(hist, msg, 512, &mut out);
+            assert_eq!(decode_checked(&out, hist, 512), msg);
         }
         // With history, a repeat of it costs a few bytes.
         let mut q = QuickDeflater::new();
