@@ -180,10 +180,13 @@ impl Connection {
 }
 
 /// Writes to a connection's socket without ever raising SIGPIPE: `write` is std's
-/// `send(…, MSG_NOSIGNAL)` already, and `write_vectored` (queues of several chunks,
-/// rustls' `write_tls`) becomes `sendmsg(…, MSG_NOSIGNAL)` instead of `writev`. A C host,
-/// or a Go program whose loops run on their own threads, that does not ignore SIGPIPE
-/// would otherwise be killed by a write to a connection the peer has reset.
+/// `send(…, MSG_NOSIGNAL)` already, and `write_vectored` (the outbound queue, rustls'
+/// `write_tls`) becomes `sendmsg(…, MSG_NOSIGNAL)` instead of `writev`, or `send` for a
+/// single slice (the usual case: the replies of one turn, coalesced), which skips
+/// copying a message header and iovec in. A C host, or a Go program whose loops run on
+/// their own threads, that does not ignore SIGPIPE would otherwise be killed by a write
+/// to a connection the peer has reset. (writev's file layer cost ~0.1 µs per 32 B echo in
+/// perf; neither path pays it.)
 struct NoSigPipe<'a>(&'a TcpStream);
 
 #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd", target_os = "netbsd", target_os = "openbsd"))]
@@ -197,7 +200,10 @@ impl Write for NoSigPipe<'_> {
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        SockRef::from(self.0).send_vectored_with_flags(bufs, NO_SIGNAL)
+        match bufs {
+            [one] => self.write(one),
+            _ => SockRef::from(self.0).send_vectored_with_flags(bufs, NO_SIGNAL),
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -104,11 +104,7 @@ impl OutQueue {
                 }
                 &big
             };
-            // One chunk (the usual case: the replies of one turn, coalesced): `write`, which
-            // is `send(2)` on a socket, skips writev's file layer (vfs_writev, fdget_pos,
-            // iovec import: ~0.1 µs per call in perf of a 32 B echo).
-            let res = if slices.len() == 1 { w.write(&slices[0]) } else { w.write_vectored(slices) };
-            let n = match res {
+            let n = match w.write_vectored(slices) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

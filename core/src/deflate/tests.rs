@@ -420,6 +420,15 @@ fn rsv_rules() {
 
 // ---------------------------------------------------------------- compression
 
+/// Runs a test at level 1 (quick.rs; a kept context's history is replayed as bytes a
+/// message may refer to) and level 6 (zlib-rs; the history is a preset dictionary,
+/// skipped while the compressor still holds the stream).
+fn at_both_compressors(test: fn(u8)) {
+    for level in [1, 6] {
+        test(level);
+    }
+}
+
 fn codec(cfg: &Compression) -> LoopCodec {
     let mut cfg = cfg.clone();
     cfg.threshold = 0;
@@ -457,11 +466,7 @@ fn round_trip_without_context() {
 
 #[test]
 fn round_trip_with_context_takeover_both_ways_interleaved() {
-    // Level 1 is quick.rs (history replayed as matchable bytes), 6 is zlib-rs (history
-    // as a preset dictionary, skipped while the compressor still holds the stream).
-    for level in [1, 6] {
-        round_trip_with_context_takeover_both_ways_interleaved_at(level);
-    }
+    at_both_compressors(round_trip_with_context_takeover_both_ways_interleaved_at);
 }
 
 fn round_trip_with_context_takeover_both_ways_interleaved_at(level: u8) {
@@ -504,11 +509,7 @@ fn round_trip_with_context_takeover_both_ways_interleaved_at(level: u8) {
 
 #[test]
 fn uncompressed_and_incompressible_messages_leave_context_consistent() {
-    // Level 1 is quick.rs (history replayed as matchable bytes), 6 is zlib-rs (history
-    // as a preset dictionary, skipped while the compressor still holds the stream).
-    for level in [1, 6] {
-        uncompressed_and_incompressible_messages_leave_context_consistent_at(level);
-    }
+    at_both_compressors(uncompressed_and_incompressible_messages_leave_context_consistent_at);
 }
 
 fn uncompressed_and_incompressible_messages_leave_context_consistent_at(level: u8) {
@@ -529,11 +530,7 @@ fn uncompressed_and_incompressible_messages_leave_context_consistent_at(level: u
 
 #[test]
 fn short_messages_prime_a_kept_context_and_then_shrink() {
-    // Level 1 is quick.rs (history replayed as matchable bytes), 6 is zlib-rs (history
-    // as a preset dictionary, skipped while the compressor still holds the stream).
-    for level in [1, 6] {
-        short_messages_prime_a_kept_context_and_then_shrink_at(level);
-    }
+    at_both_compressors(short_messages_prime_a_kept_context_and_then_shrink_at);
 }
 
 fn short_messages_prime_a_kept_context_and_then_shrink_at(level: u8) {
@@ -629,10 +626,7 @@ fn final_blocks_are_accepted_and_trailing_garbage_is_not() {
 
 #[test]
 fn shared_mode_messages_inflate_in_every_kind_of_client_and_never_end_the_stream() {
-    // Level 1 is websock's own compressor (quick.rs), the others zlib-rs.
-    for level in [1, 6] {
-        shared_mode_messages_at(level);
-    }
+    at_both_compressors(shared_mode_messages_at);
 }
 
 fn shared_mode_messages_at(level: u8) {
@@ -869,11 +863,7 @@ fn frame_payload(f: &[u8]) -> (u8, &[u8]) {
 
 #[test]
 fn shared_message_is_compressed_once_per_window_size() {
-    // Level 1 is quick.rs (history replayed as matchable bytes), 6 is zlib-rs (history
-    // as a preset dictionary, skipped while the compressor still holds the stream).
-    for level in [1, 6] {
-        shared_message_is_compressed_once_per_window_size_at(level);
-    }
+    at_both_compressors(shared_message_is_compressed_once_per_window_size_at);
 }
 
 fn shared_message_is_compressed_once_per_window_size_at(level: u8) {
